@@ -1,0 +1,255 @@
+//! Fragmentation of outbound payloads and reassembly of inbound ones (Protocol.md
+//! "Fragmentation And Reassembly").
+//!
+//! * Metadata is sent completely before data; a fragment may end the metadata and start the
+//!   data.
+//! * A fragmented REQUEST_* is the request frame with F set followed by PAYLOAD frames (N set),
+//!   the last without F; a fragmented channel request that completes the requester's side
+//!   carries C on its last fragment.
+//! * A fragmented payload counts as one request-n credit and one lease request.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::Payload;
+use crate::frame::{
+    Frame, HEADER_LEN, METADATA_LEN_PREFIX, PayloadFrame, RequestChannel, RequestFnf,
+    RequestResponse, RequestStream, StreamId,
+};
+
+/// The first frame of a possibly fragmented payload.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Head {
+    RequestResponse,
+    RequestFnf,
+    RequestStream { initial_n: u32 },
+    RequestChannel { initial_n: u32, complete: bool },
+    Payload { complete: bool, next: bool },
+}
+
+impl Head {
+    fn extra_len(self) -> usize {
+        match self {
+            Head::RequestStream { .. } | Head::RequestChannel { .. } => 4,
+            _ => 0,
+        }
+    }
+
+    /// The frame for one fragment. `first` and `last` tell its place in the sequence.
+    fn frame(self, id: StreamId, first: bool, last: bool, payload: Payload) -> Frame {
+        let follows = !last;
+        if !first {
+            // Continuation fragments are PAYLOAD frames with N set; the last one carries the
+            // completion of the sequence's head, if any.
+            let complete = last
+                && matches!(
+                    self,
+                    Head::RequestChannel { complete: true, .. } | Head::Payload { complete: true, .. }
+                );
+            return Frame::Payload(PayloadFrame {
+                stream_id: id,
+                follows,
+                complete,
+                next: true,
+                payload,
+            });
+        }
+        match self {
+            Head::RequestResponse => Frame::RequestResponse(RequestResponse {
+                stream_id: id,
+                follows,
+                payload,
+            }),
+            Head::RequestFnf => Frame::RequestFnf(RequestFnf {
+                stream_id: id,
+                follows,
+                payload,
+            }),
+            Head::RequestStream { initial_n } => Frame::RequestStream(RequestStream {
+                stream_id: id,
+                follows,
+                initial_n,
+                payload,
+            }),
+            Head::RequestChannel {
+                initial_n,
+                complete,
+            } => Frame::RequestChannel(RequestChannel {
+                stream_id: id,
+                follows,
+                complete: complete && last,
+                initial_n,
+                payload,
+            }),
+            Head::Payload { complete, next } => Frame::Payload(PayloadFrame {
+                stream_id: id,
+                follows,
+                complete: complete && last,
+                next: next || follows,
+                payload,
+            }),
+        }
+    }
+}
+
+/// Splits `payload` into frames of at most `mtu` bytes each (without length prefix) and hands
+/// them to `push` in order. `mtu` must be at least [`super::MIN_MTU`].
+pub(crate) fn fragment(
+    id: StreamId,
+    head: Head,
+    payload: Payload,
+    mtu: usize,
+    mut push: impl FnMut(Frame),
+) {
+    let whole = HEADER_LEN + head.extra_len() + crate::frame::payload_len(&payload);
+    if whole <= mtu {
+        push(head.frame(id, true, true, payload));
+        return;
+    }
+    let Payload { mut data, metadata } = payload;
+    let mut metadata: Option<Bytes> = metadata;
+    let mut first = true;
+    loop {
+        let mut room = mtu - HEADER_LEN - if first { head.extra_len() } else { 0 };
+        let piece_meta = metadata.as_mut().map(|m| {
+            room -= METADATA_LEN_PREFIX;
+            let take = m.len().min(room);
+            room -= take;
+            m.split_to(take)
+        });
+        if metadata.as_ref().is_some_and(Bytes::is_empty) {
+            metadata = None;
+        }
+        let piece_data = if metadata.is_none() {
+            data.split_to(data.len().min(room))
+        } else {
+            Bytes::new()
+        };
+        let last = metadata.is_none() && data.is_empty();
+        push(head.frame(
+            id,
+            first,
+            last,
+            Payload {
+                data: piece_data,
+                metadata: piece_meta,
+            },
+        ));
+        if last {
+            return;
+        }
+        first = false;
+    }
+}
+
+/// A payload being put back together from fragments.
+#[derive(Debug, Default)]
+pub(crate) struct Reassembly {
+    metadata: Option<BytesMut>,
+    data: BytesMut,
+}
+
+/// Why a fragment could not be added.
+#[derive(Debug)]
+pub(crate) enum ReassemblyError {
+    /// Metadata arrived after data had started.
+    MetadataAfterData,
+    /// The payload would exceed the per-payload limit.
+    TooLarge,
+}
+
+impl Reassembly {
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.data.len() + self.metadata.as_ref().map_or(0, BytesMut::len)
+    }
+
+    /// Adds one fragment.
+    pub(crate) fn push(&mut self, p: &Payload, max: usize) -> Result<(), ReassemblyError> {
+        if self.len() + p.len() > max {
+            return Err(ReassemblyError::TooLarge);
+        }
+        if let Some(m) = &p.metadata {
+            if !self.data.is_empty() && !m.is_empty() {
+                return Err(ReassemblyError::MetadataAfterData);
+            }
+            self.metadata.get_or_insert_with(BytesMut::new).extend_from_slice(m);
+        }
+        self.data.extend_from_slice(&p.data);
+        Ok(())
+    }
+
+    /// The whole payload.
+    pub(crate) fn finish(self) -> Payload {
+        Payload {
+            data: self.data.freeze(),
+            metadata: self.metadata.map(BytesMut::freeze),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(head: Head, p: Payload, mtu: usize) -> Vec<Frame> {
+        let mut v = Vec::new();
+        fragment(StreamId::new(1), head, p, mtu, |f| v.push(f));
+        v
+    }
+
+    #[test]
+    fn small_payload_is_one_frame() {
+        let f = split(Head::RequestResponse, Payload::from("hi"), 64);
+        assert_eq!(f.len(), 1);
+        assert!(matches!(&f[0], Frame::RequestResponse(r) if !r.follows));
+    }
+
+    #[test]
+    fn metadata_before_data_and_sizes_bounded() {
+        let p = Payload::new(vec![1u8; 300]).with_metadata(vec![2u8; 200]);
+        let frames = split(Head::RequestStream { initial_n: 5 }, p.clone(), 100);
+        let mut re = Reassembly::default();
+        let mut seen_data = false;
+        for (i, f) in frames.iter().enumerate() {
+            assert!(f.encoded_len() <= 100, "fragment {i} too big");
+            let pl = f.payload().unwrap();
+            if seen_data {
+                assert!(pl.metadata.is_none());
+            }
+            seen_data |= !pl.data.is_empty();
+            re.push(pl, usize::MAX).unwrap();
+        }
+        assert!(matches!(&frames[0], Frame::RequestStream(r) if r.follows && r.initial_n == 5));
+        assert!(matches!(frames.last().unwrap(), Frame::Payload(p) if !p.follows && p.next));
+        assert_eq!(re.finish(), p);
+    }
+
+    #[test]
+    fn channel_complete_goes_on_last_fragment() {
+        let p = Payload::new(vec![7u8; 500]);
+        let frames = split(
+            Head::RequestChannel {
+                initial_n: 1,
+                complete: true,
+            },
+            p,
+            64,
+        );
+        assert!(matches!(&frames[0], Frame::RequestChannel(r) if r.follows && !r.complete));
+        assert!(matches!(frames.last().unwrap(), Frame::Payload(p) if p.complete && !p.follows));
+    }
+
+    #[test]
+    fn reassembly_rejects_metadata_after_data_and_oversize() {
+        let mut re = Reassembly::default();
+        re.push(&Payload::from("d"), 10).unwrap();
+        assert!(matches!(
+            re.push(&Payload::from("x").with_metadata("m"), 10),
+            Err(ReassemblyError::MetadataAfterData)
+        ));
+        assert!(matches!(
+            re.push(&Payload::new(vec![0u8; 10]), 10),
+            Err(ReassemblyError::TooLarge)
+        ));
+    }
+}

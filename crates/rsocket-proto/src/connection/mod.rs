@@ -1,0 +1,790 @@
+//! The sans-IO connection state machine.
+//!
+//! [`Connection`] holds everything one RSocket connection knows: the setup handshake, every
+//! stream's state and credit, fragmentation and reassembly, keepalive and lease timing, the
+//! implied resume positions and the limits that protect it from its peer. It does no IO and
+//! reads no clock: time is an argument.
+//!
+//! # Calling contract
+//!
+//! The owner (an async driver, or a test) loops:
+//!
+//! 1. **Input.** Feed every frame received, in order: [`Connection::handle_bytes`] for an
+//!    undecoded frame (without the length prefix; it gets the header-level rules right, such
+//!    as the I flag on a malformed frame) or [`Connection::handle_frame`] for a decoded one.
+//!    Call [`Connection::handle_timeout`] when the instant from [`Connection::poll_timeout`]
+//!    has passed, and [`Connection::handle_transport_closed`] when the transport ends.
+//! 2. **Commands.** Open streams and send on them: [`Connection::request_response`],
+//!    [`Connection::fire_and_forget`], [`Connection::request_stream`],
+//!    [`Connection::request_channel`], [`Connection::send_next`],
+//!    [`Connection::send_complete`], [`Connection::send_error`], [`Connection::request_n`],
+//!    [`Connection::cancel`], [`Connection::metadata_push`], [`Connection::send_lease`].
+//!    Commands that the protocol forbids return a [`CommandError`] and change nothing.
+//! 3. **Output.** After any input or command, drain [`Connection::poll_event`] (what the
+//!    application must learn) and [`Connection::poll_transmit`] (frames to write, in order;
+//!    write them all in one go), then re-arm the timer from [`Connection::poll_timeout`].
+//!
+//! Back-pressure: before asking the application for more data to send, check
+//! [`Connection::can_send`]; stop reading from the transport while the transmit queue is over
+//! the driver's own high-water mark, so a peer that does not read cannot make us buffer.
+//!
+//! Once [`Event::Closed`] has been returned, the connection ignores all input; flush the
+//! remaining transmit frames and close the transport.
+//!
+//! # Decisions where the spec leaves room
+//!
+//! * **Liveness**: any frame from the peer (not only KEEPALIVE) proves it alive; after the max
+//!   lifetime of silence the connection closes with ERROR[CONNECTION_ERROR].
+//! * **Stream IDs**: IDs are reused after 2^31-1 by wrapping to 1 (client) or 2 (server) and
+//!   skipping live IDs, as the spec's "Lifetime" section allows. A request on a live ID, on
+//!   stream 0, or with our own parity is ignored.
+//! * **Request-n**: 0 or a value with the reserved top bit set is a stream error
+//!   (ERROR[INVALID] from a responder, CANCEL from a requester). 2^31-1 is unbounded.
+//! * **Credit overrun**: a peer that sends more PAYLOADs than it was granted gets the same
+//!   stream error; we never buffer beyond the credit we gave.
+//! * **Unknown frames** without the I flag close the connection with CONNECTION_ERROR (the spec
+//!   allows it); with the I flag they are ignored.
+//! * A PAYLOAD with neither N nor C is ignored.
+
+mod config;
+mod event;
+mod fragment;
+mod inbound;
+mod stream;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use config::{Config, Limits, MIN_MTU, SetupParams};
+pub use event::{CloseReason, Event, RequestKind};
+
+use crate::Payload;
+use crate::credit::Credit;
+use crate::frame::{
+    Cancel, ErrorCode, ErrorFrame, Frame, Keepalive, Lease, MetadataPush, RequestN, Setup,
+    StreamId, Version,
+};
+use fragment::{Head, Reassembly};
+use stream::{StreamKind, StreamState};
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sent SETUP; uses odd stream IDs.
+    Client,
+    /// Received SETUP; uses even stream IDs.
+    Server,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    AwaitingSetup,
+    Established,
+    Closed,
+}
+
+/// A command the protocol does not allow in the current state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The connection is closed.
+    #[error("the connection is closed")]
+    Closed,
+    /// The connection is closing gracefully and takes no new streams.
+    #[error("the connection is closing and accepts no new requests")]
+    Draining,
+    /// The server has not received SETUP yet.
+    #[error("the connection is not established yet")]
+    NotEstablished,
+    /// No such stream (it may have ended).
+    #[error("stream {0} is not open")]
+    UnknownStream(StreamId),
+    /// Our sending side of the stream is complete.
+    #[error("stream {0} can no longer send")]
+    SendClosed(StreamId),
+    /// The peer has not granted credit for another PAYLOAD.
+    #[error("no request-n credit left on stream {0}")]
+    NoCredit(StreamId),
+    /// The operation does not fit the stream's interaction model or our role in it.
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    /// Lease is enabled and there is no valid lease.
+    #[error("no valid lease: {0}")]
+    NoLease(&'static str),
+    /// Request-n must be 1..=2^31-1.
+    #[error("request-n must be between 1 and 2^31-1, got {0}")]
+    InvalidRequestN(u32),
+    /// Every stream ID is in use.
+    #[error("all stream IDs are in use")]
+    StreamIdsExhausted,
+}
+
+/// A fragmented request being reassembled before its stream exists.
+#[derive(Debug)]
+struct PartialRequest {
+    kind: RequestKind,
+    reassembly: Reassembly,
+}
+
+/// Lease bookkeeping for both directions.
+#[derive(Debug, Default)]
+struct LeaseState {
+    enabled: bool,
+    /// Granted to us by the peer: (expiry, requests left).
+    ours: Option<(Instant, u32)>,
+    /// Granted by us to the peer.
+    theirs: Option<(Instant, u32)>,
+}
+
+/// Counts of abuse within the current window.
+#[derive(Debug)]
+struct Guard {
+    window_start: Instant,
+    cancels: u32,
+    ignored: u32,
+}
+
+/// One RSocket connection, without IO. See the [module documentation](self) for the calling
+/// contract.
+///
+/// ```
+/// use std::time::Instant;
+/// use rsocket_proto::{Config, Connection, Event, Payload, SetupParams};
+///
+/// let now = Instant::now();
+/// let mut client = Connection::client(now, Config::default(), SetupParams::default());
+/// let mut server = Connection::server(now, Config::default());
+/// let id = client.request_response(now, Payload::from("ping")).unwrap();
+///
+/// // Move frames across, as a transport would.
+/// while let Some(f) = client.poll_transmit() { server.handle_frame(now, f); }
+/// assert!(matches!(server.poll_event(), Some(Event::Setup(_))));
+/// let Some(Event::Request { stream_id, payload, .. }) = server.poll_event() else { panic!() };
+/// server.send_next(stream_id, payload, true).unwrap();
+/// while let Some(f) = server.poll_transmit() { client.handle_frame(now, f); }
+/// assert!(matches!(client.poll_event(),
+///     Some(Event::Next { stream_id, complete: true, .. }) if stream_id == id));
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    state: State,
+    config: Config,
+    keepalive_interval: Duration,
+    max_lifetime: Duration,
+    last_received: Instant,
+    next_keepalive: Option<Instant>,
+    setup_deadline: Option<Instant>,
+    /// Client: the server has shown it accepted our SETUP.
+    setup_confirmed: bool,
+    setup: Option<Setup>,
+    streams: HashMap<StreamId, StreamState>,
+    partial: HashMap<StreamId, PartialRequest>,
+    next_id: u32,
+    transmit: VecDeque<(Frame, usize)>,
+    transmit_bytes: usize,
+    events: VecDeque<Event>,
+    reassembly_bytes: usize,
+    sent_position: u64,
+    received_position: u64,
+    guard: Guard,
+    draining: Option<CloseReason>,
+    lease: LeaseState,
+}
+
+impl Connection {
+    fn new(role: Role, now: Instant, config: Config) -> Self {
+        Connection {
+            role,
+            state: State::AwaitingSetup,
+            keepalive_interval: config.keepalive_interval,
+            max_lifetime: config.max_lifetime,
+            config,
+            last_received: now,
+            next_keepalive: None,
+            setup_deadline: None,
+            setup_confirmed: false,
+            setup: None,
+            streams: HashMap::new(),
+            partial: HashMap::new(),
+            next_id: if role == Role::Client { 1 } else { 2 },
+            transmit: VecDeque::new(),
+            transmit_bytes: 0,
+            events: VecDeque::new(),
+            reassembly_bytes: 0,
+            sent_position: 0,
+            received_position: 0,
+            guard: Guard {
+                window_start: now,
+                cancels: 0,
+                ignored: 0,
+            },
+            draining: None,
+            lease: LeaseState::default(),
+        }
+    }
+
+    /// A client connection; its SETUP frame is queued for transmission at once, and requests
+    /// may be sent right away (unless lease is enabled: then they wait for the server's LEASE).
+    pub fn client(now: Instant, config: Config, params: SetupParams) -> Self {
+        let mut c = Connection::new(Role::Client, now, config);
+        let setup = Setup {
+            version: Version::V1_0,
+            keepalive_interval_ms: duration_ms(c.keepalive_interval),
+            max_lifetime_ms: duration_ms(c.max_lifetime),
+            resume_token: params.resume_token,
+            lease: c.config.lease,
+            metadata_mime_type: params.metadata_mime_type,
+            data_mime_type: params.data_mime_type,
+            payload: params.payload,
+        };
+        c.lease.enabled = c.config.lease;
+        c.state = State::Established;
+        c.next_keepalive = Some(now + c.keepalive_interval);
+        c.queue(Frame::Setup(setup.clone()));
+        c.setup = Some(setup);
+        c
+    }
+
+    /// A server connection waiting for the client's SETUP (or RESUME).
+    pub fn server(now: Instant, config: Config) -> Self {
+        let mut c = Connection::new(Role::Server, now, config);
+        c.setup_deadline = Some(now + c.config.limits.setup_timeout);
+        c
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The SETUP frame: the one sent (client) or accepted (server).
+    pub fn setup(&self) -> Option<&Setup> {
+        self.setup.as_ref()
+    }
+
+    /// True once SETUP was sent (client) or accepted (server) and until the connection closes.
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
+    /// True once the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Live streams (fragmented requests still being received not included).
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Credit the peer has granted us on a stream, if it is open for sending.
+    pub fn send_credit(&self, id: StreamId) -> Option<Credit> {
+        self.streams
+            .get(&id)
+            .filter(|s| s.send_open)
+            .map(|s| s.send_credit)
+    }
+
+    /// Implied position of the resumable frames sent so far (Protocol.md "Implied Position").
+    pub fn sent_position(&self) -> u64 {
+        self.sent_position
+    }
+
+    /// Implied position of the resumable frames received so far.
+    pub fn received_position(&self) -> u64 {
+        self.received_position
+    }
+
+    /// Bytes of frames waiting in [`Connection::poll_transmit`].
+    pub fn pending_transmit_bytes(&self) -> usize {
+        self.transmit_bytes
+    }
+
+    /// False when the transmit queue is over [`Limits::max_pending_transmit`]: the application
+    /// should wait (drain the transmit queue to the transport) before sending more.
+    pub fn can_send(&self) -> bool {
+        self.transmit_bytes < self.config.limits.max_pending_transmit
+    }
+
+    /// Availability for load balancing in [0, 1]: 0 when closed or when lease is enabled and
+    /// there is no valid lease; otherwise the share of the lease left (1 without lease).
+    pub fn availability(&self, now: Instant) -> f64 {
+        if self.state != State::Established || self.draining.is_some() {
+            return 0.0;
+        }
+        if !self.lease.enabled {
+            return 1.0;
+        }
+        match self.lease.ours {
+            Some((expiry, left)) if now < expiry && left > 0 => 1.0,
+            _ => 0.0,
+        }
+    }
+
+    /// The next frame to write, oldest first.
+    pub fn poll_transmit(&mut self) -> Option<Frame> {
+        let (frame, len) = self.transmit.pop_front()?;
+        self.transmit_bytes -= len;
+        Some(frame)
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Connection::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Closed => None,
+            State::AwaitingSetup => self.setup_deadline,
+            State::Established => {
+                let dead = self.last_received + self.max_lifetime;
+                Some(self.next_keepalive.map_or(dead, |k| k.min(dead)))
+            }
+        }
+    }
+
+    /// Runs the timers: the setup deadline, sending KEEPALIVE (client), and the max lifetime.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Closed => {}
+            State::AwaitingSetup => {
+                if self.setup_deadline.is_some_and(|d| now >= d) {
+                    let msg = format!(
+                        "no SETUP received within {:?}",
+                        self.config.limits.setup_timeout
+                    );
+                    self.close_local(ErrorCode::INVALID_SETUP, msg);
+                }
+            }
+            State::Established => {
+                if now >= self.last_received + self.max_lifetime {
+                    let lifetime = self.max_lifetime;
+                    self.queue(Frame::Error(ErrorFrame::new(
+                        StreamId::CONNECTION,
+                        ErrorCode::CONNECTION_ERROR,
+                        format!("no KEEPALIVE received within the max lifetime of {lifetime:?}"),
+                    )));
+                    self.shut(CloseReason::KeepaliveTimeout(lifetime));
+                    return;
+                }
+                if let Some(k) = self.next_keepalive {
+                    if now >= k {
+                        self.queue(Frame::Keepalive(Keepalive {
+                            respond: true,
+                            last_received_position: self.received_position,
+                            data: Bytes::new(),
+                        }));
+                        self.next_keepalive = Some(now + self.keepalive_interval);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The transport ended: every stream ends and [`Event::Closed`] is reported.
+    pub fn handle_transport_closed(&mut self) {
+        if self.state != State::Closed {
+            let reason = match self.draining.take() {
+                Some(r) if self.streams.is_empty() => r,
+                _ => CloseReason::TransportClosed,
+            };
+            self.shut(reason);
+        }
+    }
+
+    // ---- requests -------------------------------------------------------------------------
+
+    /// Sends REQUEST_RESPONSE; the answer arrives as [`Event::Next`] (or [`Event::Complete`],
+    /// [`Event::Error`]) on the returned stream.
+    pub fn request_response(
+        &mut self,
+        now: Instant,
+        payload: Payload,
+    ) -> Result<StreamId, CommandError> {
+        let id = self.open(now)?;
+        let mut st = StreamState::new(StreamKind::Response, true);
+        st.send_open = false;
+        self.streams.insert(id, st);
+        self.send_fragmented(id, Head::RequestResponse, payload);
+        Ok(id)
+    }
+
+    /// Sends REQUEST_FNF. Nothing comes back.
+    pub fn fire_and_forget(
+        &mut self,
+        now: Instant,
+        payload: Payload,
+    ) -> Result<StreamId, CommandError> {
+        let id = self.open(now)?;
+        self.send_fragmented(id, Head::RequestFnf, payload);
+        Ok(id)
+    }
+
+    /// Sends REQUEST_STREAM granting `initial_n` (1..=2^31-1) payloads.
+    pub fn request_stream(
+        &mut self,
+        now: Instant,
+        payload: Payload,
+        initial_n: u32,
+    ) -> Result<StreamId, CommandError> {
+        check_n(initial_n)?;
+        let id = self.open(now)?;
+        let mut st = StreamState::new(StreamKind::Stream, true);
+        st.send_open = false;
+        st.recv_credit = Credit::new(initial_n);
+        self.streams.insert(id, st);
+        self.send_fragmented(id, Head::RequestStream { initial_n }, payload);
+        Ok(id)
+    }
+
+    /// Sends REQUEST_CHANNEL with the first payload, granting `initial_n` payloads to the
+    /// responder. `complete` says the first payload is also our last. Further payloads need
+    /// credit from the responder ([`Event::RequestN`]).
+    pub fn request_channel(
+        &mut self,
+        now: Instant,
+        payload: Payload,
+        initial_n: u32,
+        complete: bool,
+    ) -> Result<StreamId, CommandError> {
+        check_n(initial_n)?;
+        let id = self.open(now)?;
+        let mut st = StreamState::new(StreamKind::Channel, true);
+        st.send_open = !complete;
+        st.recv_credit = Credit::new(initial_n);
+        self.streams.insert(id, st);
+        self.send_fragmented(
+            id,
+            Head::RequestChannel {
+                initial_n,
+                complete,
+            },
+            payload,
+        );
+        Ok(id)
+    }
+
+    /// Checks that a request may be sent now, consumes a lease request, and picks its ID.
+    fn open(&mut self, now: Instant) -> Result<StreamId, CommandError> {
+        match self.state {
+            State::Closed => return Err(CommandError::Closed),
+            State::AwaitingSetup => return Err(CommandError::NotEstablished),
+            State::Established => {}
+        }
+        if self.draining.is_some() {
+            return Err(CommandError::Draining);
+        }
+        if self.lease.enabled {
+            match &mut self.lease.ours {
+                None => return Err(CommandError::NoLease("no LEASE received from the peer")),
+                Some((expiry, _)) if now >= *expiry => {
+                    return Err(CommandError::NoLease("the lease has expired"));
+                }
+                Some((_, 0)) => return Err(CommandError::NoLease("the lease is used up")),
+                Some((_, left)) => *left -= 1,
+            }
+        }
+        self.allocate_id()
+    }
+
+    fn allocate_id(&mut self) -> Result<StreamId, CommandError> {
+        let first = if self.role == Role::Client { 1 } else { 2 };
+        for _ in 0..=self.streams.len() + self.partial.len() {
+            let id = StreamId::new(self.next_id);
+            self.next_id = if self.next_id > StreamId::MAX.get() - 2 {
+                first
+            } else {
+                self.next_id + 2
+            };
+            if !self.streams.contains_key(&id) {
+                return Ok(id);
+            }
+        }
+        Err(CommandError::StreamIdsExhausted)
+    }
+
+    // ---- stream commands ------------------------------------------------------------------
+
+    /// Sends a value on a stream we may send on; `complete` also ends our side. A
+    /// request-response responder always completes. Needs credit except for request-response.
+    pub fn send_next(
+        &mut self,
+        id: StreamId,
+        payload: Payload,
+        complete: bool,
+    ) -> Result<(), CommandError> {
+        let st = self
+            .streams
+            .get_mut(&id)
+            .ok_or(CommandError::UnknownStream(id))?;
+        if !st.send_open {
+            return Err(CommandError::SendClosed(id));
+        }
+        let complete = complete || st.kind == StreamKind::Response;
+        if st.kind != StreamKind::Response && !st.send_credit.take() {
+            return Err(CommandError::NoCredit(id));
+        }
+        st.responded = true;
+        if complete {
+            st.send_open = false;
+        }
+        self.forget_if_done(id);
+        self.send_fragmented(
+            id,
+            Head::Payload {
+                complete,
+                next: true,
+            },
+            payload,
+        );
+        Ok(())
+    }
+
+    /// Completes our side of a stream without a value (PAYLOAD with C).
+    pub fn send_complete(&mut self, id: StreamId) -> Result<(), CommandError> {
+        let st = self
+            .streams
+            .get_mut(&id)
+            .ok_or(CommandError::UnknownStream(id))?;
+        if !st.send_open {
+            return Err(CommandError::SendClosed(id));
+        }
+        st.send_open = false;
+        st.responded = true;
+        self.forget_if_done(id);
+        self.queue(Frame::Payload(crate::frame::PayloadFrame {
+            stream_id: id,
+            follows: false,
+            complete: true,
+            next: false,
+            payload: Payload::default(),
+        }));
+        Ok(())
+    }
+
+    /// Ends a stream with an ERROR (both directions). Codes that belong on stream 0 are
+    /// replaced by APPLICATION_ERROR.
+    pub fn send_error(
+        &mut self,
+        id: StreamId,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) -> Result<(), CommandError> {
+        let st = self
+            .streams
+            .remove(&id)
+            .ok_or(CommandError::UnknownStream(id))?;
+        self.release(st.reassembly.as_ref());
+        let code = if code.is_connection_level() || code.0 == 0 {
+            ErrorCode::APPLICATION_ERROR
+        } else {
+            code
+        };
+        self.queue(Frame::Error(ErrorFrame::new(id, code, message)));
+        Ok(())
+    }
+
+    /// Grants the peer `n` (1..=2^31-1) more payloads on a stream we receive on.
+    pub fn request_n(&mut self, id: StreamId, n: u32) -> Result<(), CommandError> {
+        check_n(n)?;
+        let st = self
+            .streams
+            .get_mut(&id)
+            .ok_or(CommandError::UnknownStream(id))?;
+        if !st.recv_open || st.kind == StreamKind::Response {
+            return Err(CommandError::NotAllowed(
+                "request-n needs a stream or channel that is still receiving",
+            ));
+        }
+        st.recv_credit.grant(n);
+        self.queue(Frame::RequestN(RequestN { stream_id: id, n }));
+        Ok(())
+    }
+
+    /// Cancels: as requester, the whole stream; as a channel's responder, the requester's
+    /// sending side.
+    pub fn cancel(&mut self, id: StreamId) -> Result<(), CommandError> {
+        let st = self
+            .streams
+            .get_mut(&id)
+            .ok_or(CommandError::UnknownStream(id))?;
+        if st.local {
+            let st = self.streams.remove(&id);
+            self.release(st.as_ref().and_then(|s| s.reassembly.as_ref()));
+        } else if st.kind == StreamKind::Channel && st.recv_open {
+            st.recv_open = false;
+            let r = st.reassembly.take();
+            self.release(r.as_ref());
+            self.forget_if_done(id);
+        } else {
+            return Err(CommandError::NotAllowed(
+                "only a requester or a channel's responder can cancel; a responder sends an error",
+            ));
+        }
+        self.queue(Frame::Cancel(Cancel { stream_id: id }));
+        Ok(())
+    }
+
+    /// Sends METADATA_PUSH.
+    pub fn metadata_push(&mut self, metadata: Bytes) -> Result<(), CommandError> {
+        match self.state {
+            State::Closed => Err(CommandError::Closed),
+            State::AwaitingSetup => Err(CommandError::NotEstablished),
+            State::Established => {
+                self.queue(Frame::MetadataPush(MetadataPush { metadata }));
+                Ok(())
+            }
+        }
+    }
+
+    /// Grants the peer a lease of `number_of_requests` requests for `ttl` (lease must be
+    /// enabled on the connection). Replaces any previous lease.
+    pub fn send_lease(
+        &mut self,
+        now: Instant,
+        ttl: Duration,
+        number_of_requests: u32,
+        metadata: Option<Bytes>,
+    ) -> Result<(), CommandError> {
+        if self.state != State::Established {
+            return Err(CommandError::NotEstablished);
+        }
+        if !self.lease.enabled {
+            return Err(CommandError::NotAllowed("lease is not enabled on this connection"));
+        }
+        let ttl_ms = duration_ms(ttl);
+        let n = number_of_requests.min(0x7FFF_FFFF);
+        self.lease.theirs = Some((now + Duration::from_millis(ttl_ms.into()), n));
+        self.queue(Frame::Lease(Lease {
+            ttl_ms,
+            number_of_requests: n,
+            metadata,
+        }));
+        Ok(())
+    }
+
+    /// True when lease is in force on this connection.
+    pub fn lease_enabled(&self) -> bool {
+        self.lease.enabled
+    }
+
+    /// Server: refuses the SETUP just reported by [`Event::Setup`] with an ERROR on stream 0
+    /// (REJECTED_SETUP, UNSUPPORTED_SETUP or INVALID_SETUP) and closes.
+    pub fn reject_setup(&mut self, code: ErrorCode, message: impl Into<String>) {
+        self.close_local(code, message.into());
+    }
+
+    /// Closes gracefully: sends ERROR[CONNECTION_CLOSE], accepts no new streams, and reports
+    /// [`Event::Closed`] once every open stream has ended.
+    pub fn close(&mut self) {
+        if self.state != State::Established || self.draining.is_some() {
+            if self.state == State::AwaitingSetup {
+                self.shut(CloseReason::Graceful);
+            }
+            return;
+        }
+        self.queue(Frame::Error(ErrorFrame::new(
+            StreamId::CONNECTION,
+            ErrorCode::CONNECTION_CLOSE,
+            "connection closing",
+        )));
+        self.draining = Some(CloseReason::Graceful);
+        self.finish_drain();
+    }
+
+    /// Closes at once with an ERROR on stream 0 (CONNECTION_ERROR for most uses).
+    pub fn close_with_error(&mut self, code: ErrorCode, message: impl Into<String>) {
+        self.close_local(code, message.into());
+    }
+
+    // ---- internals ------------------------------------------------------------------------
+
+    /// Queues a frame, counting its resume position.
+    fn queue(&mut self, frame: Frame) {
+        let len = frame.encoded_len();
+        if frame.frame_type().is_resumable() {
+            self.sent_position += len as u64;
+        }
+        self.transmit_bytes += len;
+        self.transmit.push_back((frame, len));
+    }
+
+    fn send_fragmented(&mut self, id: StreamId, head: Head, payload: Payload) {
+        let mtu = self.config.effective_mtu();
+        let mut frames = Vec::new();
+        fragment::fragment(id, head, payload, mtu, |f| frames.push(f));
+        for f in frames {
+            self.queue(f);
+        }
+    }
+
+    fn forget_if_done(&mut self, id: StreamId) {
+        if self.streams.get(&id).is_some_and(StreamState::is_done) {
+            self.streams.remove(&id);
+            self.finish_drain();
+        }
+    }
+
+    fn release(&mut self, r: Option<&Reassembly>) {
+        if let Some(r) = r {
+            self.reassembly_bytes = self.reassembly_bytes.saturating_sub(r.len());
+        }
+    }
+
+    /// Sends an ERROR on stream 0 and closes.
+    fn close_local(&mut self, code: ErrorCode, message: String) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.queue(Frame::Error(ErrorFrame::new(
+            StreamId::CONNECTION,
+            code,
+            message.clone(),
+        )));
+        self.shut(CloseReason::Local { code, message });
+    }
+
+    /// Ends every stream and reports the close.
+    fn shut(&mut self, reason: CloseReason) {
+        self.state = State::Closed;
+        self.streams.clear();
+        self.partial.clear();
+        self.reassembly_bytes = 0;
+        self.draining = None;
+        self.events.push_back(Event::Closed(reason));
+    }
+
+    /// Finishes a graceful close once no stream is left.
+    fn finish_drain(&mut self) {
+        if self.state == State::Established
+            && self.streams.is_empty()
+            && self.partial.is_empty()
+        {
+            if let Some(reason) = self.draining.take() {
+                self.shut(reason);
+            }
+        }
+    }
+}
+
+fn check_n(n: u32) -> Result<(), CommandError> {
+    if n == 0 || n > Credit::UNBOUNDED_GRANT {
+        return Err(CommandError::InvalidRequestN(n));
+    }
+    Ok(())
+}
+
+/// Milliseconds of a duration as a 31-bit protocol value (at least 1).
+fn duration_ms(d: Duration) -> u32 {
+    d.as_millis().clamp(1, 0x7FFF_FFFF) as u32
+}
