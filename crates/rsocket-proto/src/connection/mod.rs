@@ -285,12 +285,28 @@ impl Connection {
         self.streams.len()
     }
 
+    /// True while the stream is open in either direction.
+    pub fn is_stream_open(&self, id: StreamId) -> bool {
+        self.streams.contains_key(&id)
+    }
+
     /// Credit the peer has granted us on a stream, if it is open for sending.
     pub fn send_credit(&self, id: StreamId) -> Option<Credit> {
         self.streams
             .get(&id)
             .filter(|s| s.send_open)
             .map(|s| s.send_credit)
+    }
+
+    /// Testing hook: makes `id` the next stream ID this side tries to allocate, so tests can
+    /// reach the 2^31-1 wrap-around without opening a billion streams. An ID of the wrong
+    /// parity for this role (or 0) is ignored. Not part of the stable API.
+    #[doc(hidden)]
+    pub fn set_next_stream_id_for_test(&mut self, id: StreamId) {
+        let id = id.get();
+        if id != 0 && (id % 2 == 0) == (self.role == Role::Server) {
+            self.next_id = id;
+        }
     }
 
     /// Implied position of the resumable frames sent so far (Protocol.md "Implied Position").
@@ -591,6 +607,7 @@ impl Connection {
             code
         };
         self.queue(Frame::Error(ErrorFrame::new(id, code, message)));
+        self.finish_drain();
         Ok(())
     }
 
@@ -632,6 +649,7 @@ impl Connection {
             ));
         }
         self.queue(Frame::Cancel(Cancel { stream_id: id }));
+        self.finish_drain();
         Ok(())
     }
 
@@ -660,7 +678,9 @@ impl Connection {
             return Err(CommandError::NotEstablished);
         }
         if !self.lease.enabled {
-            return Err(CommandError::NotAllowed("lease is not enabled on this connection"));
+            return Err(CommandError::NotAllowed(
+                "lease is not enabled on this connection",
+            ));
         }
         let ttl_ms = duration_ms(ttl);
         let n = number_of_requests.min(0x7FFF_FFFF);
@@ -766,10 +786,7 @@ impl Connection {
 
     /// Finishes a graceful close once no stream is left.
     fn finish_drain(&mut self) {
-        if self.state == State::Established
-            && self.streams.is_empty()
-            && self.partial.is_empty()
-        {
+        if self.state == State::Established && self.streams.is_empty() && self.partial.is_empty() {
             if let Some(reason) = self.draining.take() {
                 self.shut(reason);
             }

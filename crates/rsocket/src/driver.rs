@@ -1,0 +1,486 @@
+//! The connection driver: one task per connection that owns the transport.
+//!
+//! Each wake-up it reads what the transport has (a bounded batch), feeds the sans-IO
+//! [`Connection`](rsocket_proto::Connection), routes events to consumers and handlers, polls
+//! the handlers' response streams as far as credit allows, and writes every frame that became
+//! ready in one flush. Handlers run on this task: no task is spawned per request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, SelectAll, StreamExt};
+use rsocket_proto::frame::Setup;
+use rsocket_proto::{ErrorCode, Event, RequestKind, StreamId};
+use tokio::time::Sleep;
+
+use crate::responder::Responder;
+use crate::server::{Acceptor, SetupInfo};
+use crate::shared::{Gate, HIGH_WATER, Inner, OutMode, Outbound, Signal, Slot};
+use crate::transport::{FrameIo, Inbound};
+use crate::{Error, PayloadStream, RSocket};
+
+/// Frames read per wake-up before other work gets a turn.
+const READ_BATCH: usize = 256;
+/// Producer items taken per wake-up.
+const WRITE_BATCH: usize = 256;
+/// Fire-and-forget and metadata-push handlers running at once; at the limit the driver stops
+/// reading, so a flood pushes back to the peer.
+const MAX_TASKS: usize = 1024;
+/// How long the transport may refuse to take our bytes before the connection is dropped.
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Deferred work that calls user code (never under the lock).
+enum Deferred {
+    Setup(Setup),
+    Fnf(crate::Payload),
+    Push(bytes::Bytes),
+    Response(StreamId, crate::Payload, Arc<Gate>),
+    Stream(StreamId, crate::Payload, Arc<Gate>),
+    Channel(StreamId, crate::Payload, Arc<Gate>, bool),
+}
+
+/// Drives one connection until it closes.
+pub(crate) struct Driver<T: FrameIo> {
+    io: T,
+    inner: Arc<Inner>,
+    responder: Arc<dyn Responder>,
+    acceptor: Option<Arc<dyn Acceptor>>,
+    accepting: Option<BoxFuture<'static, Result<Arc<dyn Responder>, Error>>>,
+    outbound: SelectAll<Outbound>,
+    tasks: FuturesUnordered<BoxFuture<'static, ()>>,
+    timer: Pin<Box<Sleep>>,
+    timer_at: Option<Instant>,
+    stalled_since: Option<Instant>,
+    eof: bool,
+    closing: bool,
+}
+
+impl<T: FrameIo> Driver<T> {
+    pub(crate) fn new(
+        io: T,
+        inner: Arc<Inner>,
+        responder: Arc<dyn Responder>,
+        acceptor: Option<Arc<dyn Acceptor>>,
+    ) -> Self {
+        Driver {
+            io,
+            inner,
+            responder,
+            acceptor,
+            accepting: None,
+            outbound: SelectAll::new(),
+            tasks: FuturesUnordered::new(),
+            timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
+            timer_at: None,
+            stalled_since: None,
+            eof: false,
+            closing: false,
+        }
+    }
+
+    fn awaiting_acceptance(&self) -> bool {
+        self.acceptor.is_some() || self.accepting.is_some()
+    }
+
+    /// Reads a batch of frames into the connection. Returns true if anything was read.
+    fn read(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.eof
+            || self.closing
+            || self.accepting.is_some()
+            || self.io.backlog() >= HIGH_WATER
+            || self.tasks.len() >= MAX_TASKS
+        {
+            return false;
+        }
+        let mut n = 0;
+        let mut s = None;
+        while n < READ_BATCH {
+            match self.io.poll_recv(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Ok(Some(Inbound::Encoded(frame)))) => {
+                    let s = s.get_or_insert_with(|| self.inner.lock());
+                    s.conn.handle_bytes(Instant::now(), frame);
+                    n += 1;
+                    if self.acceptor.is_some() {
+                        break; // let the SETUP be accepted before anything else is read
+                    }
+                }
+                Poll::Ready(Ok(None)) => {
+                    tracing::debug!("transport closed by peer");
+                    self.eof = true;
+                    s.get_or_insert_with(|| self.inner.lock())
+                        .conn
+                        .handle_transport_closed();
+                    return true;
+                }
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "transport read failed");
+                    self.eof = true;
+                    let s = s.get_or_insert_with(|| self.inner.lock());
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        s.conn
+                            .close_with_error(ErrorCode::CONNECTION_ERROR, e.to_string());
+                    } else {
+                        s.conn.handle_transport_closed();
+                    }
+                    return true;
+                }
+            }
+        }
+        n > 0
+    }
+
+    /// Routes the connection's events; returns the work that calls user code.
+    fn route_events(&mut self) -> Vec<Deferred> {
+        let mut deferred = Vec::new();
+        let mut s = self.inner.lock();
+        let s = &mut *s;
+        let mut notify = false;
+        while let Some(ev) = s.conn.poll_event() {
+            match ev {
+                Event::Setup(setup) => deferred.push(Deferred::Setup(setup)),
+                Event::Request {
+                    stream_id,
+                    kind,
+                    payload,
+                } => match kind {
+                    RequestKind::FireAndForget => deferred.push(Deferred::Fnf(payload)),
+                    RequestKind::Response => {
+                        let g = Gate::unbounded();
+                        s.gates.insert(stream_id, g.clone());
+                        deferred.push(Deferred::Response(stream_id, payload, g));
+                    }
+                    RequestKind::Stream { initial_n } => {
+                        let g = Gate::new(initial_n);
+                        s.gates.insert(stream_id, g.clone());
+                        deferred.push(Deferred::Stream(stream_id, payload, g));
+                    }
+                    RequestKind::Channel {
+                        initial_n,
+                        complete,
+                    } => {
+                        let g = Gate::new(initial_n);
+                        s.gates.insert(stream_id, g.clone());
+                        if !complete {
+                            s.slots.insert(stream_id, Slot::default());
+                            let _ = s.conn.request_n(stream_id, self.inner.prefetch.initial);
+                        }
+                        deferred.push(Deferred::Channel(stream_id, payload, g, complete));
+                    }
+                },
+                Event::Next {
+                    stream_id,
+                    payload,
+                    complete,
+                } => {
+                    if let Some(slot) = s.slots.get_mut(&stream_id) {
+                        slot.push(Ok(payload), complete);
+                    }
+                }
+                Event::Complete { stream_id } => {
+                    if let Some(slot) = s.slots.get_mut(&stream_id) {
+                        slot.finish();
+                    }
+                }
+                Event::Error {
+                    stream_id,
+                    code,
+                    message,
+                } => {
+                    if let Some(slot) = s.slots.get_mut(&stream_id) {
+                        slot.push(Err(Error::from_code(code, message)), true);
+                    }
+                    if let Some(g) = s.gates.remove(&stream_id) {
+                        g.cancel();
+                    }
+                }
+                Event::Cancel { stream_id } => {
+                    if let Some(g) = s.gates.remove(&stream_id) {
+                        g.cancel();
+                    }
+                    if !s.conn.is_stream_open(stream_id) {
+                        if let Some(slot) = s.slots.get_mut(&stream_id) {
+                            slot.finish();
+                        }
+                    }
+                }
+                Event::RequestN { stream_id, n } => {
+                    if let Some(g) = s.gates.get(&stream_id) {
+                        g.grant(n);
+                    }
+                }
+                Event::MetadataPush(m) => deferred.push(Deferred::Push(m)),
+                Event::Lease(_) => notify = true,
+                Event::Closed(reason) => {
+                    tracing::debug!(%reason, "connection closed");
+                    let err = Error::closed(&reason);
+                    for slot in s.slots.values_mut() {
+                        if !slot.done {
+                            slot.push(Err(err.clone()), true);
+                        }
+                    }
+                    for g in s.gates.values() {
+                        g.cancel();
+                    }
+                    s.gates.clear();
+                    s.closed = Some(err);
+                    self.closing = true;
+                    notify = true;
+                }
+            }
+        }
+        if notify {
+            self.inner.capacity.notify_waiters();
+        }
+        deferred
+    }
+
+    /// Runs deferred work: accepting SETUP and starting handlers.
+    fn run_deferred(&mut self, deferred: Vec<Deferred>) {
+        for d in deferred {
+            match d {
+                Deferred::Setup(setup) => {
+                    if let Some(acceptor) = self.acceptor.take() {
+                        let info = SetupInfo::from_frame(setup);
+                        let requester = RSocket::new(self.inner.clone());
+                        self.accepting = Some(acceptor.accept(info, requester));
+                    }
+                }
+                Deferred::Fnf(p) => self.tasks.push(self.responder.fire_and_forget(p)),
+                Deferred::Push(m) => self.tasks.push(self.responder.metadata_push(m)),
+                Deferred::Response(id, p, g) => {
+                    let fut = self.responder.request_response(p);
+                    let stream = futures::stream::once(fut).boxed();
+                    self.outbound
+                        .push(Outbound::new(id, OutMode::Response, g, stream));
+                }
+                Deferred::Stream(id, p, g) => {
+                    let stream = self.responder.request_stream(p);
+                    self.outbound
+                        .push(Outbound::new(id, OutMode::Stream, g, stream));
+                }
+                Deferred::Channel(id, p, g, complete) => {
+                    let inbound = if complete {
+                        PayloadStream::empty(self.inner.clone())
+                    } else {
+                        PayloadStream::active(self.inner.clone(), id, self.inner.prefetch.refill)
+                    };
+                    let stream = self.responder.request_channel(p, inbound);
+                    self.outbound
+                        .push(Outbound::new(id, OutMode::Stream, g, stream));
+                }
+            }
+        }
+    }
+
+    /// Polls the acceptor of a pending SETUP.
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(fut) = &mut self.accepting else {
+            return false;
+        };
+        let Poll::Ready(result) = fut.poll_unpin(cx) else {
+            return false;
+        };
+        self.accepting = None;
+        match result {
+            Ok(responder) => self.responder = responder,
+            Err(e) => {
+                let code = match e.code() {
+                    Some(c) if c.is_setup_rejection() => c,
+                    _ => ErrorCode::REJECTED_SETUP,
+                };
+                self.inner.lock().conn.reject_setup(code, e.message());
+            }
+        }
+        true
+    }
+
+    /// Takes what the handlers and requester channels produced, within credit.
+    fn poll_producers(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        {
+            let mut s = self.inner.lock();
+            for o in s.new_outbound.drain(..) {
+                self.outbound.push(o);
+                progress = true;
+            }
+        }
+        while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {
+            progress = true;
+        }
+        if self.closing || self.outbound.is_empty() {
+            return progress;
+        }
+        let mut n = 0;
+        while n < WRITE_BATCH && self.io.backlog() < HIGH_WATER {
+            let Poll::Ready(Some((id, mode, signal))) = self.outbound.poll_next_unpin(cx) else {
+                break;
+            };
+            n += 1;
+            let mut s = self.inner.lock();
+            let r = match signal {
+                Signal::Next(p) => s.conn.send_next(id, p, mode == OutMode::Response),
+                Signal::Error(e) => {
+                    s.gates.remove(&id);
+                    s.conn.send_error(id, e.stream_code(), e.message())
+                }
+                Signal::Complete => {
+                    s.gates.remove(&id);
+                    if mode == OutMode::Response {
+                        Ok(())
+                    } else {
+                        s.conn.send_complete(id)
+                    }
+                }
+            };
+            if mode == OutMode::Response {
+                s.gates.remove(&id);
+            }
+            if let Err(e) = r {
+                tracing::trace!(stream = %id, error = %e, "dropped output of a finished stream");
+            }
+            // Move frames out now so large streams do not pile up in the connection's queue.
+            while let Some(f) = s.conn.poll_transmit() {
+                if let Err(e) = self.io.queue(&f) {
+                    tracing::warn!(error = %e, "could not encode a frame");
+                }
+            }
+        }
+        progress || n > 0
+    }
+
+    /// Moves queued frames to the transport and flushes. Returns Err when the transport failed.
+    fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), ()> {
+        {
+            let mut s = self.inner.lock();
+            while let Some(f) = s.conn.poll_transmit() {
+                if let Err(e) = self.io.queue(&f) {
+                    tracing::warn!(error = %e, "could not encode a frame");
+                }
+            }
+        }
+        let before = self.io.backlog();
+        let result = match self.io.poll_flush(cx) {
+            Poll::Ready(Err(e)) => {
+                tracing::debug!(error = %e, "transport write failed");
+                Err(())
+            }
+            _ => Ok(()),
+        };
+        let after = self.io.backlog();
+        let mut s = self.inner.lock();
+        s.io_backlog = after;
+        if after >= HIGH_WATER {
+            self.stalled_since.get_or_insert_with(Instant::now);
+        } else {
+            self.stalled_since = None;
+        }
+        let had_capacity = before >= HIGH_WATER || s.conn.pending_transmit_bytes() > 0;
+        drop(s);
+        if had_capacity && after < HIGH_WATER {
+            self.inner.capacity.notify_waiters();
+        }
+        result
+    }
+
+    /// Runs expired timers; returns true if something happened.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = Instant::now();
+        if self.stalled_since.is_some_and(|t| now >= t + WRITE_TIMEOUT) {
+            tracing::debug!("peer is not reading; closing");
+            self.inner
+                .lock()
+                .conn
+                .close_with_error(ErrorCode::CONNECTION_ERROR, "peer stopped reading");
+            self.eof = true;
+            return true;
+        }
+        let next = {
+            let s = self.inner.lock();
+            s.conn.poll_timeout()
+        };
+        let next = match (next, self.stalled_since) {
+            (Some(a), Some(b)) => Some(a.min(b + WRITE_TIMEOUT)),
+            (a, b) => a.or(b.map(|b| b + WRITE_TIMEOUT)),
+        };
+        let Some(at) = next else {
+            return false;
+        };
+        if now >= at {
+            self.inner.lock().conn.handle_timeout(now);
+            return true;
+        }
+        if self.timer_at != Some(at) {
+            self.timer_at = Some(at);
+            self.timer.as_mut().reset(at.into());
+        }
+        if self.timer.as_mut().poll(cx).is_ready() {
+            self.timer_at = None;
+            self.inner.lock().conn.handle_timeout(Instant::now());
+            return true;
+        }
+        false
+    }
+}
+
+impl<T: FrameIo> Future for Driver<T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        this.inner.driver.register(cx.waker());
+        for _ in 0..16 {
+            let mut progress = this.poll_accept(cx);
+            progress |= this.read(cx);
+            progress |= this.poll_timer(cx);
+            let deferred = this.route_events();
+            progress |= !deferred.is_empty();
+            this.run_deferred(deferred);
+            if !this.awaiting_acceptance() {
+                progress |= this.poll_producers(cx);
+            }
+            progress |= !this.route_events_quiet();
+            if this.flush(cx).is_err() {
+                let mut s = this.inner.lock();
+                if !s.conn.is_closed() {
+                    s.conn.handle_transport_closed();
+                }
+                drop(s);
+                this.route_events();
+                return Poll::Ready(());
+            }
+            if this.closing {
+                let _ = this.route_events();
+                if this.io.backlog() == 0 || this.eof {
+                    return match this.io.poll_close(cx) {
+                        Poll::Pending if !this.eof => Poll::Pending,
+                        _ => Poll::Ready(()),
+                    };
+                }
+                return Poll::Pending;
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Still busy: yield to other tasks and come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl<T: FrameIo> Driver<T> {
+    /// Routes events produced while polling producers (requests refused, closes); true when
+    /// there were none.
+    fn route_events_quiet(&mut self) -> bool {
+        let deferred = self.route_events();
+        let none = deferred.is_empty();
+        self.run_deferred(deferred);
+        none
+    }
+}

@@ -1,0 +1,73 @@
+//! # rsocket
+//!
+//! [RSocket 1.0](https://rsocket.io) on tokio: clients and servers over TCP, WebSocket, Unix
+//! sockets and in-memory pipes, with every interaction model in both directions.
+//!
+//! ```text
+//!   your code ──► RSocket (requester handle, clone freely) ──┐
+//!                                                            ▼
+//!   Responder ◄── driver task (one per connection) ◄──► rsocket_proto::Connection (sans-IO)
+//!                    │  coalesced writes, credit-gated handler streams
+//!                    ▼
+//!               FrameIo transport: TCP · WebSocket · Unix · memory
+//! ```
+//!
+//! ## Quick start
+//!
+//! ```
+//! use futures::StreamExt;
+//! use rsocket::{Client, Payload, RequestHandler, Server, transport::memory_pair};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), rsocket::Error> {
+//! let server = Server::builder()
+//!     .responder(
+//!         RequestHandler::new()
+//!             .request_response(|p: Payload| async move { Ok(p) })
+//!             .request_stream(|_p| {
+//!                 futures::stream::iter(0..3).map(|i| Ok(Payload::from(i.to_string())))
+//!             }),
+//!     )
+//!     .build();
+//! let (client_io, server_io) = memory_pair(64 * 1024);
+//! tokio::spawn(server.serve_connection(server_io));
+//!
+//! let rsocket = Client::builder().connect_with(client_io);
+//! let echo = rsocket.request_response(Payload::from("hello")).await?;
+//! assert_eq!(echo.data_utf8(), Some("hello"));
+//! let items: Vec<_> = rsocket.request_stream(Payload::from("count")).collect().await;
+//! assert_eq!(items.len(), 3);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Cancel safety
+//!
+//! Dropping a request-response future or a [`PayloadStream`] before it ends sends CANCEL; the
+//! responder's future or stream is dropped when the CANCEL arrives. Dropping an
+//! [`RSocket`] handle does not close the connection; [`RSocket::close`] does.
+//!
+//! ## Flow control
+//!
+//! Streams request `prefetch` values (default 64) and top up at half ([`Prefetch`]). Handler
+//! streams are polled only while the requester's credit lasts, and not at all while the
+//! transport's send buffer is over 512 KiB, so a slow peer slows the producer instead of
+//! growing memory.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod driver;
+mod error;
+mod responder;
+mod rsocket;
+mod server;
+mod shared;
+pub mod transport;
+
+pub use client::{Client, ClientBuilder};
+pub use error::{Error, ErrorKind};
+pub use responder::{NoResponder, RequestHandler, Responder, ResponseStream};
+pub use rsocket::{PayloadStream, RSocket};
+pub use rsocket_proto::{self as proto, ErrorCode, Payload};
+pub use server::{Acceptor, Server, ServerBuilder, SetupInfo};
+pub use shared::Prefetch;

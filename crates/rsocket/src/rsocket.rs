@@ -1,0 +1,404 @@
+//! The requester handle, [`RSocket`], and the streams and futures it returns.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::stream::{BoxStream, Stream, StreamExt};
+use rsocket_proto::{CommandError, StreamId};
+
+use crate::shared::{Gate, Inner, OutMode, Outbound, Prefetch, Slot};
+use crate::{Error, Payload};
+
+/// A handle for sending requests to the peer. Cheap to clone; usable on both sides (a server
+/// gets one per client to request it).
+///
+/// # Cancel safety
+///
+/// Dropping the future of [`RSocket::request_response`] before it resolves, or a
+/// [`PayloadStream`] before it ends, sends CANCEL to the peer: the responder stops working on
+/// it. Dropping a requester channel's stream cancels the whole channel.
+#[derive(Clone)]
+pub struct RSocket {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.inner.lock();
+        f.debug_struct("RSocket")
+            .field("role", &s.conn.role())
+            .field("streams", &s.conn.stream_count())
+            .field("closed", &s.closed.is_some())
+            .finish()
+    }
+}
+
+impl RSocket {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        RSocket { inner }
+    }
+
+    /// Waits until a request may be queued (send capacity, lease) and runs `open` under the
+    /// connection lock.
+    async fn open<T>(
+        &self,
+        mut open: impl FnMut(&mut crate::shared::Shared) -> Result<T, CommandError>,
+    ) -> Result<T, Error> {
+        loop {
+            let notified = self.inner.capacity.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = self.inner.lock();
+                if let Some(e) = &s.closed {
+                    return Err(e.clone());
+                }
+                if s.has_capacity() {
+                    let r = open(&mut s);
+                    drop(s);
+                    self.inner.driver.wake();
+                    return r.map_err(Error::from);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Sends a fire-and-forget request. Resolves once the request is queued for writing;
+    /// waits while the connection's send buffer is full, so a flood pushes back.
+    pub async fn fire_and_forget(&self, payload: Payload) -> Result<(), Error> {
+        let mut payload = Some(payload);
+        self.open(|s| {
+            let p = payload.take().unwrap_or_default();
+            s.conn.fire_and_forget(Instant::now(), p).map(|_| ())
+        })
+        .await
+    }
+
+    /// Sends METADATA_PUSH.
+    pub async fn metadata_push(&self, metadata: Bytes) -> Result<(), Error> {
+        self.open(|s| s.conn.metadata_push(metadata.clone())).await
+    }
+
+    /// Sends a request-response request and waits for the answer. A response that completes
+    /// without a value yields an empty [`Payload`].
+    pub async fn request_response(&self, payload: Payload) -> Result<Payload, Error> {
+        let mut payload = Some(payload);
+        let id = self
+            .open(|s| {
+                let p = payload.take().unwrap_or_default();
+                let id = s.conn.request_response(Instant::now(), p)?;
+                s.slots.insert(id, Slot::default());
+                Ok(id)
+            })
+            .await?;
+        ResponseFuture {
+            inner: self.inner.clone(),
+            id,
+            done: false,
+        }
+        .await
+    }
+
+    /// Sends a request-stream request with the default prefetch.
+    pub fn request_stream(&self, payload: Payload) -> PayloadStream {
+        self.request_stream_with(payload, self.inner.prefetch)
+    }
+
+    /// Sends a request-stream request, asking for `prefetch.initial` values at first and
+    /// topping up by `prefetch.refill` as they are consumed.
+    pub fn request_stream_with(&self, payload: Payload, prefetch: Prefetch) -> PayloadStream {
+        let mut s = self.inner.lock();
+        if let Some(e) = &s.closed {
+            return PayloadStream::failed(self.inner.clone(), e.clone());
+        }
+        match s
+            .conn
+            .request_stream(Instant::now(), payload, prefetch.initial)
+        {
+            Ok(id) => {
+                s.slots.insert(id, Slot::default());
+                drop(s);
+                self.inner.driver.wake();
+                PayloadStream::active(self.inner.clone(), id, prefetch.refill)
+            }
+            Err(e) => PayloadStream::failed(self.inner.clone(), e.into()),
+        }
+    }
+
+    /// Opens a channel: the first item of `outbound` goes with REQUEST_CHANNEL, the rest as
+    /// the responder grants credit; the end of `outbound` completes our side. The returned
+    /// stream carries the responder's values.
+    pub fn request_channel<S>(&self, outbound: S) -> PayloadStream
+    where
+        S: Stream<Item = Payload> + Send + 'static,
+    {
+        let prefetch = self.inner.prefetch;
+        PayloadStream {
+            inner: self.inner.clone(),
+            state: State::Starting(outbound.boxed()),
+            refill: prefetch.refill,
+            initial: prefetch.initial,
+        }
+    }
+
+    /// Availability in [0, 1] for load balancers: 0 when closed or, with lease, without a
+    /// valid lease.
+    pub fn availability(&self) -> f64 {
+        self.inner.lock().conn.availability(Instant::now())
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().closed.is_some()
+    }
+
+    /// Closes gracefully: ERROR[CONNECTION_CLOSE], then the connection ends once the open
+    /// streams have.
+    pub fn close(&self) {
+        self.inner.lock().conn.close();
+        self.inner.driver.wake();
+    }
+
+    /// Waits for the connection to end and returns why.
+    pub async fn closed(&self) -> Error {
+        loop {
+            let notified = self.inner.capacity.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(e) = &self.inner.lock().closed {
+                return e.clone();
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The answer of a request-response; dropping it early sends CANCEL.
+struct ResponseFuture {
+    inner: Arc<Inner>,
+    id: StreamId,
+    done: bool,
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Payload, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.inner.clone();
+        let mut s = inner.lock();
+        let closed = s.closed.clone();
+        let Some(slot) = s.slots.get_mut(&self.id) else {
+            self.done = true;
+            return Poll::Ready(Err(
+                closed.unwrap_or_else(|| Error::canceled("request canceled"))
+            ));
+        };
+        if let Some(item) = slot.queue.pop_front() {
+            s.slots.remove(&self.id);
+            self.done = true;
+            return Poll::Ready(item);
+        }
+        if slot.done {
+            s.slots.remove(&self.id);
+            self.done = true;
+            return Poll::Ready(Ok(Payload::default()));
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for ResponseFuture {
+    fn drop(&mut self) {
+        if !self.done {
+            cancel(&self.inner, self.id);
+        }
+    }
+}
+
+/// Removes a consumer's slot and tells the peer we are no longer interested.
+fn cancel(inner: &Inner, id: StreamId) {
+    let mut s = inner.lock();
+    if let Some(slot) = s.slots.remove(&id) {
+        if !slot.done && s.conn.is_stream_open(id) {
+            let _ = s.conn.cancel(id);
+        }
+    }
+    if let Some(g) = s.gates.remove(&id) {
+        g.cancel();
+    }
+    drop(s);
+    inner.driver.wake();
+}
+
+enum State {
+    Starting(BoxStream<'static, Payload>),
+    Active(StreamId),
+    Failed(Error),
+    Done,
+}
+
+/// A stream of payloads from the peer: a request-stream's or channel's responses, or a
+/// channel responder's inbound payloads.
+///
+/// Consumption drives credit: values are requested `prefetch` at a time and topped up as they
+/// are read, so a slow consumer slows the producer instead of filling memory. Dropping the
+/// stream before its end sends CANCEL.
+pub struct PayloadStream {
+    inner: Arc<Inner>,
+    state: State,
+    refill: u32,
+    initial: u32,
+}
+
+impl std::fmt::Debug for PayloadStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            State::Starting(_) => "starting".to_string(),
+            State::Active(id) => format!("stream {id}"),
+            State::Failed(e) => format!("failed: {e}"),
+            State::Done => "done".to_string(),
+        };
+        f.debug_struct("PayloadStream")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl PayloadStream {
+    pub(crate) fn active(inner: Arc<Inner>, id: StreamId, refill: u32) -> Self {
+        PayloadStream {
+            inner,
+            state: State::Active(id),
+            refill: refill.max(1),
+            initial: 0,
+        }
+    }
+
+    fn failed(inner: Arc<Inner>, e: Error) -> Self {
+        PayloadStream {
+            inner,
+            state: State::Failed(e),
+            refill: 1,
+            initial: 0,
+        }
+    }
+
+    /// A stream that has ended (for a channel whose requester completed at once).
+    pub(crate) fn empty(inner: Arc<Inner>) -> Self {
+        PayloadStream {
+            inner,
+            state: State::Done,
+            refill: 1,
+            initial: 0,
+        }
+    }
+
+    fn start(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Payload, Error>>> {
+        let State::Starting(out) = &mut self.state else {
+            return Poll::Ready(None);
+        };
+        let first = match out.poll_next_unpin(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(p)) => p,
+            Poll::Ready(None) => {
+                self.state = State::Done;
+                return Poll::Ready(Some(Err(Error::invalid(
+                    "request_channel needs at least one payload to send",
+                ))));
+            }
+        };
+        let State::Starting(rest) = std::mem::replace(&mut self.state, State::Done) else {
+            return Poll::Ready(None);
+        };
+        let mut s = self.inner.lock();
+        if let Some(e) = &s.closed {
+            self.state = State::Failed(e.clone());
+            return Poll::Ready(None);
+        }
+        match s
+            .conn
+            .request_channel(Instant::now(), first, self.initial, false)
+        {
+            Ok(id) => {
+                s.slots.insert(id, Slot::default());
+                let gate = Gate::new(0);
+                s.gates.insert(id, gate.clone());
+                s.new_outbound.push(Outbound::new(
+                    id,
+                    OutMode::Stream,
+                    gate,
+                    rest.map(Ok).boxed(),
+                ));
+                self.state = State::Active(id);
+            }
+            Err(e) => self.state = State::Failed(e.into()),
+        }
+        drop(s);
+        self.inner.driver.wake();
+        Poll::Ready(None)
+    }
+}
+
+impl Stream for PayloadStream {
+    type Item = Result<Payload, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let State::Starting(_) = self.state {
+            match self.start(cx) {
+                Poll::Ready(None) => {}
+                other => return other,
+            }
+        }
+        let id = match &self.state {
+            State::Active(id) => *id,
+            State::Failed(_) => {
+                let State::Failed(e) = std::mem::replace(&mut self.state, State::Done) else {
+                    return Poll::Ready(None);
+                };
+                return Poll::Ready(Some(Err(e)));
+            }
+            State::Done | State::Starting(_) => return Poll::Ready(None),
+        };
+        let inner = self.inner.clone();
+        let mut s = inner.lock();
+        let closed = s.closed.clone();
+        let Some(slot) = s.slots.get_mut(&id) else {
+            self.state = State::Done;
+            return Poll::Ready(closed.map(Err));
+        };
+        if let Some(item) = slot.queue.pop_front() {
+            if item.is_ok() && !slot.done {
+                slot.consumed += 1;
+                if slot.consumed >= self.refill {
+                    let n = std::mem::take(&mut slot.consumed);
+                    if s.conn.request_n(id, n).is_ok() {
+                        drop(s);
+                        self.inner.driver.wake();
+                    }
+                }
+            }
+            return Poll::Ready(Some(item));
+        }
+        if slot.done {
+            s.slots.remove(&id);
+            self.state = State::Done;
+            return Poll::Ready(None);
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for PayloadStream {
+    fn drop(&mut self) {
+        if let State::Active(id) = self.state {
+            cancel(&self.inner, id);
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Serving connections: the acceptor, the server builder and the accept loops.
+
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::task::AtomicWaker;
+use rsocket_proto::frame::{Setup, Version};
+use rsocket_proto::{Config, Connection};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::driver::Driver;
+use crate::responder::Responder;
+use crate::shared::{Inner, Prefetch, Shared};
+use crate::transport::{FrameIo, LengthPrefixed};
+use crate::{Error, Payload, RSocket};
+
+/// What the client asked for in its SETUP frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupInfo {
+    /// Protocol version.
+    pub version: Version,
+    /// Data MIME type.
+    pub data_mime_type: String,
+    /// Metadata MIME type.
+    pub metadata_mime_type: String,
+    /// The setup payload.
+    pub payload: Payload,
+    /// Client KEEPALIVE interval.
+    pub keepalive_interval: Duration,
+    /// Client max lifetime.
+    pub max_lifetime: Duration,
+    /// The client asked for lease.
+    pub lease: bool,
+    /// The resume token, if the client asked for resumption.
+    pub resume_token: Option<Bytes>,
+}
+
+impl SetupInfo {
+    pub(crate) fn from_frame(s: Setup) -> Self {
+        SetupInfo {
+            version: s.version,
+            data_mime_type: s.data_mime_type,
+            metadata_mime_type: s.metadata_mime_type,
+            payload: s.payload,
+            keepalive_interval: Duration::from_millis(s.keepalive_interval_ms.into()),
+            max_lifetime: Duration::from_millis(s.max_lifetime_ms.into()),
+            lease: s.lease,
+            resume_token: s.resume_token,
+        }
+    }
+}
+
+/// Decides whether to accept a connection, and with which responder.
+///
+/// Returning an error refuses the SETUP: the client gets ERROR[REJECTED_SETUP] (or the setup
+/// code the error carries, such as UNSUPPORTED_SETUP) with the error's message. Any async
+/// closure `Fn(SetupInfo, RSocket) -> Future<Output = Result<impl Responder, Error>>` is an
+/// acceptor; the `RSocket` it gets is the requester for that client.
+pub trait Acceptor: Send + Sync + 'static {
+    /// Accepts or rejects one connection.
+    fn accept(
+        &self,
+        setup: SetupInfo,
+        requester: RSocket,
+    ) -> BoxFuture<'static, Result<Arc<dyn Responder>, Error>>;
+}
+
+impl<F, Fut, R> Acceptor for F
+where
+    F: Fn(SetupInfo, RSocket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, Error>> + Send + 'static,
+    R: Responder,
+{
+    fn accept(
+        &self,
+        setup: SetupInfo,
+        requester: RSocket,
+    ) -> BoxFuture<'static, Result<Arc<dyn Responder>, Error>> {
+        let fut = self(setup, requester);
+        async move { fut.await.map(|r| Arc::new(r) as Arc<dyn Responder>) }.boxed()
+    }
+}
+
+/// Builds a [`Server`].
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use rsocket::{Payload, RequestHandler, Server};
+///
+/// let server = Server::builder()
+///     .responder(RequestHandler::new().request_response(|p: Payload| async move { Ok(p) }))
+///     .build();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
+/// server.serve_tcp(listener).await
+/// # }
+/// ```
+pub struct ServerBuilder {
+    config: Config,
+    acceptor: Option<Arc<dyn Acceptor>>,
+    prefetch: Prefetch,
+    max_connections: usize,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("prefetch", &self.prefetch)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl ServerBuilder {
+    /// Sets the acceptor that sees each SETUP.
+    pub fn acceptor(mut self, acceptor: impl Acceptor) -> Self {
+        self.acceptor = Some(Arc::new(acceptor));
+        self
+    }
+
+    /// Accepts every connection and answers with `responder` (shared by all connections).
+    pub fn responder(self, responder: impl Responder) -> Self {
+        let r: Arc<dyn Responder> = Arc::new(responder);
+        self.acceptor(move |_setup: SetupInfo, _req: RSocket| {
+            let r = r.clone();
+            async move { Ok::<_, Error>(r) }
+        })
+    }
+
+    /// Fragments outbound frames larger than `mtu` bytes (at least 64).
+    pub fn mtu(mut self, mtu: usize) -> Self {
+        self.config.mtu = Some(mtu);
+        self
+    }
+
+    /// Accepts clients that ask for lease (otherwise they get UNSUPPORTED_SETUP).
+    pub fn lease(mut self, on: bool) -> Self {
+        self.config.lease = on;
+        self
+    }
+
+    /// Request-n policy of inbound channel streams.
+    pub fn prefetch(mut self, prefetch: Prefetch) -> Self {
+        self.prefetch = prefetch;
+        self
+    }
+
+    /// Connections served at once; more are closed as soon as they are accepted. Default
+    /// 10,000.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Replaces the whole protocol configuration (limits, MTU, lease).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Builds the server.
+    pub fn build(self) -> Server {
+        let acceptor = self.acceptor.unwrap_or_else(|| {
+            Arc::new(|_s: SetupInfo, _r: RSocket| async {
+                Ok::<_, Error>(crate::responder::NoResponder)
+            })
+        });
+        Server {
+            inner: Arc::new(ServerInner {
+                config: self.config,
+                acceptor,
+                prefetch: self.prefetch,
+                shutdown: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                permits: Arc::new(Semaphore::new(self.max_connections)),
+            }),
+        }
+    }
+}
+
+struct ServerInner {
+    config: Config,
+    acceptor: Arc<dyn Acceptor>,
+    prefetch: Prefetch,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    permits: Arc<Semaphore>,
+}
+
+/// An RSocket server: serves connections from any number of listeners until
+/// [`Server::shutdown`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<ServerInner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("connections", &self.inner.tracker.len())
+            .finish()
+    }
+}
+
+/// How long a graceful shutdown waits for open streams before dropping connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+impl Server {
+    /// A builder with default limits and no responder (every request is refused).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: Config::default(),
+            acceptor: None,
+            prefetch: Prefetch::default(),
+            max_connections: 10_000,
+        }
+    }
+
+    /// Serves one connection over an established transport until it closes (or the server
+    /// shuts down and its streams finish).
+    pub fn serve_connection<T: FrameIo>(&self, io: T) -> impl Future<Output = ()> + Send + 'static {
+        let conn = Connection::server(Instant::now(), self.inner.config.clone());
+        let inner = Arc::new(Inner {
+            state: Mutex::new(Shared::new(conn)),
+            driver: AtomicWaker::new(),
+            capacity: Notify::new(),
+            prefetch: self.inner.prefetch,
+        });
+        let responder: Arc<dyn Responder> = Arc::new(crate::responder::NoResponder);
+        let driver = Driver::new(
+            io,
+            inner.clone(),
+            responder,
+            Some(self.inner.acceptor.clone()),
+        );
+        let shutdown = self.inner.shutdown.clone();
+        async move {
+            tokio::pin!(driver);
+            tokio::select! {
+                () = &mut driver => return,
+                () = shutdown.cancelled() => {}
+            }
+            RSocket::new(inner).close();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, driver).await;
+        }
+    }
+
+    /// Spawns a connection task, respecting the connection limit.
+    fn spawn<T: FrameIo>(&self, io: T) {
+        let Ok(permit) = self.inner.permits.clone().try_acquire_owned() else {
+            tracing::warn!("connection limit reached; closing a new connection");
+            return;
+        };
+        let fut = self.serve_connection(io);
+        self.inner.tracker.spawn(async move {
+            fut.await;
+            drop(permit);
+        });
+    }
+
+    /// Accepts TCP connections until shutdown (`TCP_NODELAY` on each).
+    pub async fn serve_tcp(&self, listener: TcpListener) -> io::Result<()> {
+        let max = self.inner.config.limits.max_frame_size;
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                () = self.inner.shutdown.cancelled() => return Ok(()),
+            };
+            match accepted {
+                Ok((tcp, peer)) => {
+                    tracing::debug!(%peer, "accepted TCP connection");
+                    let _ = tcp.set_nodelay(true);
+                    self.spawn(LengthPrefixed::new(tcp, max));
+                }
+                Err(e) => accept_error(e).await,
+            }
+        }
+    }
+
+    /// Accepts Unix-socket connections until shutdown.
+    #[cfg(unix)]
+    pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> io::Result<()> {
+        let max = self.inner.config.limits.max_frame_size;
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                () = self.inner.shutdown.cancelled() => return Ok(()),
+            };
+            match accepted {
+                Ok((s, _)) => self.spawn(LengthPrefixed::new(s, max)),
+                Err(e) => accept_error(e).await,
+            }
+        }
+    }
+
+    /// Accepts WebSocket connections on `path` (other paths get 404) until shutdown.
+    #[cfg(feature = "ws")]
+    pub async fn serve_ws(&self, listener: TcpListener, path: &str) -> io::Result<()> {
+        const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                () = self.inner.shutdown.cancelled() => return Ok(()),
+            };
+            match accepted {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let server = self.clone();
+                    let path = path.to_string();
+                    self.inner.tracker.spawn(async move {
+                        let hs = crate::transport::ws::accept(tcp, &path);
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
+                            Ok(Ok(ws)) => server.spawn(ws),
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "WebSocket handshake failed")
+                            }
+                            Err(_) => tracing::debug!(%peer, "WebSocket handshake timed out"),
+                        }
+                    });
+                }
+                Err(e) => accept_error(e).await,
+            }
+        }
+    }
+
+    /// Stops accepting, closes every connection gracefully (ERROR[CONNECTION_CLOSE], open
+    /// streams finish within a grace period) and returns when all connections are gone.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    /// Connections currently served.
+    pub fn connection_count(&self) -> usize {
+        self.inner.tracker.len()
+    }
+}
+
+/// Accept errors (such as running out of file descriptors) are transient: back off briefly.
+async fn accept_error(e: io::Error) {
+    tracing::warn!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}

@@ -1,0 +1,269 @@
+//! State shared between a connection's driver task and its handles.
+//!
+//! The sans-IO [`Connection`] lives behind one mutex (critical sections are short and never
+//! call user code). Values travelling to a consumer wait in a bounded per-stream [`Slot`];
+//! producers polled by the driver pass through a [`Gate`] that holds the peer's credit.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use futures::stream::{BoxStream, Stream};
+use futures::task::AtomicWaker;
+use rsocket_proto::{Connection, StreamId};
+use tokio::sync::Notify;
+
+use crate::{Error, Payload};
+
+/// Outbound bytes buffered (in the transport) above which producers wait, the driver stops
+/// reading from the peer and stops polling response streams. 512 KiB.
+pub(crate) const HIGH_WATER: usize = 512 * 1024;
+
+/// Per-connection state reachable from every handle.
+pub(crate) struct Inner {
+    pub(crate) state: Mutex<Shared>,
+    pub(crate) driver: AtomicWaker,
+    /// Signalled when send capacity frees up, a lease arrives, or the connection closes.
+    pub(crate) capacity: Notify,
+    pub(crate) prefetch: Prefetch,
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A poisoned lock means a panic while holding it; the state is still consistent for
+        // our purposes (no invariant spans user code), so keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Request-n policy of a consumer: ask for `initial` at first, then top up by what was
+/// consumed whenever that reaches `refill`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefetch {
+    /// Initial request-n (1..=2^31-1). Default 64.
+    pub initial: u32,
+    /// Batch after which REQUEST_N is sent. Default 32 (half of the default prefetch).
+    pub refill: u32,
+}
+
+impl Default for Prefetch {
+    fn default() -> Self {
+        Prefetch {
+            initial: 64,
+            refill: 32,
+        }
+    }
+}
+
+impl Prefetch {
+    /// A prefetch of `n`, refilled at half (as rsocket-kotlin's `buffer(n)`).
+    pub fn new(n: u32) -> Self {
+        let n = n.clamp(1, 0x7FFF_FFFF);
+        Prefetch {
+            initial: n,
+            refill: (n / 2).max(1),
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) conn: Connection,
+    pub(crate) slots: HashMap<StreamId, Slot>,
+    pub(crate) gates: HashMap<StreamId, Arc<Gate>>,
+    /// Requester-channel producers waiting to be adopted by the driver.
+    pub(crate) new_outbound: Vec<Outbound>,
+    /// Bytes the transport still has to write (updated by the driver).
+    pub(crate) io_backlog: usize,
+    /// Set once the connection is over.
+    pub(crate) closed: Option<Error>,
+}
+
+impl Shared {
+    pub(crate) fn new(conn: Connection) -> Self {
+        Shared {
+            conn,
+            slots: HashMap::new(),
+            gates: HashMap::new(),
+            new_outbound: Vec::new(),
+            io_backlog: 0,
+            closed: None,
+        }
+    }
+
+    /// True when a producer may queue more data.
+    pub(crate) fn has_capacity(&self) -> bool {
+        self.io_backlog + self.conn.pending_transmit_bytes() < HIGH_WATER
+    }
+}
+
+/// Values waiting for one consumer (a requester's response, or a channel responder's
+/// inbound). Bounded by the credit the consumer granted.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) queue: VecDeque<Result<Payload, Error>>,
+    pub(crate) done: bool,
+    pub(crate) waker: Option<Waker>,
+    /// Values consumed since the last REQUEST_N.
+    pub(crate) consumed: u32,
+}
+
+impl Slot {
+    pub(crate) fn push(&mut self, item: Result<Payload, Error>, done: bool) {
+        self.queue.push_back(item);
+        self.done |= done;
+        self.wake();
+    }
+
+    pub(crate) fn finish(&mut self) {
+        self.done = true;
+        self.wake();
+    }
+
+    fn wake(&mut self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The peer's credit for one of our producers, and its cancellation.
+pub(crate) struct Gate {
+    credit: AtomicU64,
+    cancelled: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Gate {
+    pub(crate) fn new(credit: u32) -> Arc<Gate> {
+        let g = Gate {
+            credit: AtomicU64::new(0),
+            cancelled: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+        };
+        g.add(credit);
+        Arc::new(g)
+    }
+
+    pub(crate) fn unbounded() -> Arc<Gate> {
+        let g = Gate::new(0);
+        g.credit.store(u64::MAX, Ordering::Relaxed);
+        g
+    }
+
+    pub(crate) fn grant(&self, n: u32) {
+        self.add(n);
+        self.waker.wake();
+    }
+
+    fn add(&self, n: u32) {
+        if n >= rsocket_proto::Credit::UNBOUNDED_GRANT {
+            self.credit.store(u64::MAX, Ordering::Relaxed);
+        } else {
+            let c = self.credit.load(Ordering::Relaxed);
+            if c != u64::MAX {
+                self.credit.store(
+                    c.saturating_add(u64::from(n)).min(u64::MAX - 1),
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    }
+
+    fn available(&self) -> bool {
+        self.credit.load(Ordering::Relaxed) > 0
+    }
+
+    fn take(&self) {
+        let c = self.credit.load(Ordering::Relaxed);
+        if c != u64::MAX && c > 0 {
+            self.credit.store(c - 1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        self.waker.wake();
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// How a producer's output maps to frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OutMode {
+    /// A request-response answer: one value, complete.
+    Response,
+    /// A stream or channel: values, then completion.
+    Stream,
+}
+
+/// What a producer emitted.
+pub(crate) enum Signal {
+    Next(Payload),
+    Error(Error),
+    Complete,
+}
+
+/// One of our producers (a response stream, or a requester channel's outbound), polled by the
+/// driver only while its gate has credit.
+pub(crate) struct Outbound {
+    pub(crate) id: StreamId,
+    pub(crate) mode: OutMode,
+    gate: Arc<Gate>,
+    stream: BoxStream<'static, Result<Payload, Error>>,
+    finished: bool,
+}
+
+impl Outbound {
+    pub(crate) fn new(
+        id: StreamId,
+        mode: OutMode,
+        gate: Arc<Gate>,
+        stream: BoxStream<'static, Result<Payload, Error>>,
+    ) -> Self {
+        Outbound {
+            id,
+            mode,
+            gate,
+            stream,
+            finished: false,
+        }
+    }
+}
+
+impl Stream for Outbound {
+    type Item = (StreamId, OutMode, Signal);
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished || self.gate.is_cancelled() {
+            return Poll::Ready(None);
+        }
+        self.gate.waker.register(cx.waker());
+        if !self.gate.available() {
+            return Poll::Pending;
+        }
+        let (id, mode) = (self.id, self.mode);
+        match self.stream.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(p))) => {
+                self.gate.take();
+                if mode == OutMode::Response {
+                    self.finished = true;
+                }
+                Poll::Ready(Some((id, mode, Signal::Next(p))))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.finished = true;
+                Poll::Ready(Some((id, mode, Signal::Error(e))))
+            }
+            Poll::Ready(None) => {
+                self.finished = true;
+                Poll::Ready(Some((id, mode, Signal::Complete)))
+            }
+        }
+    }
+}

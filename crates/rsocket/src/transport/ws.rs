@@ -1,0 +1,180 @@
+//! WebSocket transport: one binary message per frame, no length prefix (feature `ws`).
+
+use std::collections::VecDeque;
+use std::io;
+use std::task::{Context, Poll, ready};
+
+use bytes::BytesMut;
+use futures::{SinkExt, StreamExt};
+use rsocket_proto::Frame;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::{FrameIo, Inbound};
+
+/// Largest WebSocket message accepted: one maximal RSocket frame.
+pub const MAX_MESSAGE_SIZE: usize = rsocket_proto::frame::MAX_FRAME_LEN;
+
+/// The tungstenite configuration used by both ends: messages up to [`MAX_MESSAGE_SIZE`].
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_SIZE))
+        .max_frame_size(Some(MAX_MESSAGE_SIZE))
+}
+
+/// RSocket frames over a WebSocket connection.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    ws: WebSocketStream<S>,
+    scratch: BytesMut,
+    pending: VecDeque<Message>,
+    pending_bytes: usize,
+}
+
+impl<S> WebSocket<S> {
+    /// Wraps an established WebSocket connection.
+    pub fn new(ws: WebSocketStream<S>) -> Self {
+        WebSocket {
+            ws,
+            scratch: BytesMut::with_capacity(64 * 1024),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+        }
+    }
+}
+
+fn ws_io_error(e: WsError) -> io::Error {
+    match e {
+        WsError::Io(e) => e,
+        other => io::Error::other(other),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for WebSocket<S> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Inbound>>> {
+        loop {
+            match ready!(self.ws.poll_next_unpin(cx)) {
+                None => return Poll::Ready(Ok(None)),
+                Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => {
+                    return Poll::Ready(Ok(None));
+                }
+                Some(Err(e)) => return Poll::Ready(Err(ws_io_error(e))),
+                Some(Ok(Message::Binary(b))) => return Poll::Ready(Ok(Some(Inbound::Encoded(b)))),
+                Some(Ok(Message::Text(_))) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "RSocket over WebSocket needs binary messages, got text",
+                    )));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Poll::Ready(match frame {
+                        Some(f) if f.code != CloseCode::Normal && f.code != CloseCode::Away => {
+                            Err(io::Error::new(
+                                io::ErrorKind::ConnectionAborted,
+                                format!(
+                                    "WebSocket closed by peer: {} {}",
+                                    u16::from(f.code),
+                                    f.reason
+                                ),
+                            ))
+                        }
+                        _ => Ok(None),
+                    });
+                }
+                Some(Ok(_)) => {} // ping, pong: tungstenite answers pings itself
+            }
+        }
+    }
+
+    fn queue(&mut self, frame: &Frame) -> io::Result<()> {
+        frame
+            .encode(&mut self.scratch)
+            .map_err(super::encode_error)?;
+        let msg = self.scratch.split().freeze();
+        self.pending_bytes += msg.len();
+        self.pending.push_back(Message::Binary(msg));
+        Ok(())
+    }
+
+    fn backlog(&self) -> usize {
+        self.pending_bytes
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            ready!(self.ws.poll_ready_unpin(cx)).map_err(ws_io_error)?;
+            if let Some(m) = self.pending.pop_front() {
+                self.pending_bytes -= m.len();
+                self.ws.start_send_unpin(m).map_err(ws_io_error)?;
+            }
+        }
+        match ready!(self.ws.poll_flush_unpin(cx)) {
+            Ok(()) | Err(WsError::ConnectionClosed) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(ws_io_error(e))),
+        }
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_flush(cx))?;
+        match ready!(self.ws.poll_close_unpin(cx)) {
+            Ok(()) | Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(ws_io_error(e))),
+        }
+    }
+}
+
+/// Connects a WebSocket client to `url`, with extra request headers.
+pub async fn connect(
+    url: &str,
+    headers: &[(String, String)],
+) -> Result<WebSocket<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, crate::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = url.into_client_request().map_err(|e| {
+        crate::Error::new(crate::ErrorKind::Usage, format!("invalid URL {url}: {e}"))
+    })?;
+    for (k, v) in headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
+            crate::Error::new(
+                crate::ErrorKind::Usage,
+                format!("invalid header name {k:?}: {e}"),
+            )
+        })?;
+        let value = http::HeaderValue::from_str(v).map_err(|e| {
+            crate::Error::new(
+                crate::ErrorKind::Usage,
+                format!("invalid header value {v:?}: {e}"),
+            )
+        })?;
+        req.headers_mut().append(name, value);
+    }
+    let (ws, _resp) = tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true)
+        .await
+        .map_err(|e| crate::Error::transport(format!("cannot connect to {url}: {e}")))?;
+    Ok(WebSocket::new(ws))
+}
+
+/// Accepts a WebSocket upgrade on `stream`, answering 404 unless the request path is `path`.
+#[allow(clippy::result_large_err)] // the error type is tungstenite's handshake callback type
+pub async fn accept<S>(stream: S, path: &str) -> Result<WebSocket<S>, WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    let expected = path.to_string();
+    let check = move |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        if req.uri().path() == expected {
+            Ok(resp)
+        } else {
+            let mut e =
+                ErrorResponse::new(Some(format!("no RSocket endpoint at {}", req.uri().path())));
+            *e.status_mut() = http::StatusCode::NOT_FOUND;
+            Err(e)
+        }
+    };
+    let ws =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config())).await?;
+    Ok(WebSocket::new(ws))
+}
