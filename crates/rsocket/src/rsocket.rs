@@ -152,6 +152,25 @@ impl RSocket {
         self.inner.lock().conn.availability(Instant::now())
     }
 
+    /// Grants the peer a lease: `number_of_requests` requests within `ttl` (lease must have
+    /// been negotiated in SETUP). Replaces the previous lease.
+    pub fn send_lease(
+        &self,
+        ttl: std::time::Duration,
+        number_of_requests: u32,
+        metadata: Option<Bytes>,
+    ) -> Result<(), Error> {
+        let mut s = self.inner.lock();
+        if let Some(e) = &s.closed {
+            return Err(e.clone());
+        }
+        s.conn
+            .send_lease(Instant::now(), ttl, number_of_requests, metadata)?;
+        drop(s);
+        self.inner.driver.wake();
+        Ok(())
+    }
+
     /// True once the connection is closed.
     pub fn is_closed(&self) -> bool {
         self.inner.lock().closed.is_some()
