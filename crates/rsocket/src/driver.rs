@@ -34,6 +34,20 @@ const MAX_TASKS: usize = 1024;
 /// How long the transport may refuse to take our bytes before the connection is dropped.
 pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Logs a frame at TRACE under the target `rsocket::frames` (what `rsocket serve --debug`
+/// shows). The frame is only built when that target is enabled.
+fn log_frame(
+    dir: &str,
+    frame: impl FnOnce() -> Result<rsocket_proto::Frame, rsocket_proto::frame::DecodeError>,
+) {
+    if tracing::enabled!(target: "rsocket::frames", tracing::Level::TRACE) {
+        match frame() {
+            Ok(f) => tracing::trace!(target: "rsocket::frames", "{dir} {f:?}"),
+            Err(e) => tracing::trace!(target: "rsocket::frames", "{dir} undecodable frame: {e}"),
+        }
+    }
+}
+
 /// Deferred work that calls user code (never under the lock).
 enum Deferred {
     Setup(Setup),
@@ -103,6 +117,7 @@ impl<T: FrameIo> Driver<T> {
             match self.io.poll_recv(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Ok(Some(Inbound::Encoded(frame)))) => {
+                    log_frame("in", || rsocket_proto::Frame::decode(frame.clone()));
                     let s = s.get_or_insert_with(|| self.inner.lock());
                     s.conn.handle_bytes(Instant::now(), frame);
                     n += 1;
@@ -346,6 +361,7 @@ impl<T: FrameIo> Driver<T> {
             }
             // Move frames out now so large streams do not pile up in the connection's queue.
             while let Some(f) = s.conn.poll_transmit() {
+                log_frame("out", || Ok(f.clone()));
                 if let Err(e) = self.io.queue(&f) {
                     tracing::warn!(error = %e, "could not encode a frame");
                 }
@@ -359,6 +375,7 @@ impl<T: FrameIo> Driver<T> {
         {
             let mut s = self.inner.lock();
             while let Some(f) = s.conn.poll_transmit() {
+                log_frame("out", || Ok(f.clone()));
                 if let Err(e) = self.io.queue(&f) {
                     tracing::warn!(error = %e, "could not encode a frame");
                 }

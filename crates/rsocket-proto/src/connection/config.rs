@@ -46,7 +46,9 @@ impl Default for Config {
 impl Config {
     /// The MTU in force: [`Config::mtu`] clamped to [[`MIN_MTU`], [`MAX_FRAME_LEN`]].
     pub fn effective_mtu(&self) -> usize {
-        self.mtu.unwrap_or(MAX_FRAME_LEN).clamp(MIN_MTU, MAX_FRAME_LEN)
+        self.mtu
+            .unwrap_or(MAX_FRAME_LEN)
+            .clamp(MIN_MTU, MAX_FRAME_LEN)
     }
 }
 
@@ -74,8 +76,9 @@ pub struct Limits {
     pub setup_timeout: Duration,
     /// Window of the rapid-cancel guard. Default 1 s.
     pub cancel_window: Duration,
-    /// Requests the peer may cancel before any response within one window. Default 10,000;
-    /// above it the connection is closed with CONNECTION_ERROR (HTTP/2 "Rapid Reset").
+    /// Requests the peer may cancel (or end with ERROR) before any response within one window.
+    /// Default 10,000; above it the connection is closed with CONNECTION_ERROR (HTTP/2 "Rapid
+    /// Reset").
     pub max_cancels_per_window: u32,
     /// Frames the spec says to ignore (unknown streams, I-flag frames, ...) accepted per
     /// window before the connection is closed. Default 100,000 per `cancel_window`.

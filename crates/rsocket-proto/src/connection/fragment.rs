@@ -43,7 +43,8 @@ impl Head {
             let complete = last
                 && matches!(
                     self,
-                    Head::RequestChannel { complete: true, .. } | Head::Payload { complete: true, .. }
+                    Head::RequestChannel { complete: true, .. }
+                        | Head::Payload { complete: true, .. }
                 );
             return Frame::Payload(PayloadFrame {
                 stream_id: id,
@@ -172,7 +173,9 @@ impl Reassembly {
             if !self.data.is_empty() && !m.is_empty() {
                 return Err(ReassemblyError::MetadataAfterData);
             }
-            self.metadata.get_or_insert_with(BytesMut::new).extend_from_slice(m);
+            self.metadata
+                .get_or_insert_with(BytesMut::new)
+                .extend_from_slice(m);
         }
         self.data.extend_from_slice(&p.data);
         Ok(())

@@ -11,8 +11,8 @@ use super::{CloseReason, Connection, Event, PartialRequest, RequestKind, Role, S
 use crate::Payload;
 use crate::credit::Credit;
 use crate::frame::{
-    Cancel, ErrorCode, ErrorFrame, Flags, Frame, Header, Keepalive, Lease,
-    PayloadFrame, Setup, StreamId,
+    Cancel, ErrorCode, ErrorFrame, Flags, Frame, Header, Keepalive, Lease, PayloadFrame, Setup,
+    StreamId,
 };
 
 impl Connection {
@@ -40,7 +40,8 @@ impl Connection {
                 self.dispatch(now, sid, frame);
             }
             Err(e) => {
-                let name = header.map_or("frame".to_string(), |h| format!("{} frame", h.frame_type));
+                let name =
+                    header.map_or("frame".to_string(), |h| format!("{} frame", h.frame_type));
                 if self.state == State::AwaitingSetup {
                     self.close_local(ErrorCode::INVALID_SETUP, format!("invalid {name}: {e}"));
                 } else if header.is_some_and(|h| h.flags.contains(Flags::IGNORE)) {
@@ -92,21 +93,29 @@ impl Connection {
             Frame::Ext(e) if e.ignore => self.ignored(now),
             Frame::Ext(e) => self.close_local(
                 ErrorCode::CONNECTION_ERROR,
-                format!("unsupported extension frame (extended type {})", e.extended_type),
+                format!(
+                    "unsupported extension frame (extended type {})",
+                    e.extended_type
+                ),
             ),
             Frame::Unknown(u) if u.ignorable() => self.ignored(now),
             Frame::Unknown(u) => self.close_local(
                 ErrorCode::CONNECTION_ERROR,
                 format!("unknown frame type {:#04x}", u.frame_type.get()),
             ),
-            Frame::Error(e) if sid.is_connection() => self.on_connection_error(e),
+            Frame::Error(e) if sid.is_connection() => self.on_connection_error(now, e),
             Frame::Error(e) => self.on_stream_error(now, e),
             Frame::RequestResponse(r) => {
                 self.on_request(now, sid, RequestKind::Response, r.follows, r.payload, len)
             }
-            Frame::RequestFnf(r) => {
-                self.on_request(now, sid, RequestKind::FireAndForget, r.follows, r.payload, len)
-            }
+            Frame::RequestFnf(r) => self.on_request(
+                now,
+                sid,
+                RequestKind::FireAndForget,
+                r.follows,
+                r.payload,
+                len,
+            ),
             Frame::RequestStream(r) => self.on_request(
                 now,
                 sid,
@@ -120,9 +129,11 @@ impl Connection {
             Frame::RequestChannel(r) => self.on_request(
                 now,
                 sid,
+                // As for PAYLOAD (Protocol.md "Handling the Unexpected" #7), C with F
+                // ignores F: the frame is the whole request and completes the requester.
                 RequestKind::Channel {
                     initial_n: r.initial_n,
-                    complete: r.complete && !r.follows,
+                    complete: r.complete,
                 },
                 r.follows && !r.complete,
                 r.payload,
@@ -162,7 +173,10 @@ impl Connection {
 
     fn on_setup(&mut self, now: Instant, s: Setup) {
         if s.version.major != 1 {
-            let msg = format!("unsupported protocol version {}; this server speaks 1.0", s.version);
+            let msg = format!(
+                "unsupported protocol version {}; this server speaks 1.0",
+                s.version
+            );
             return self.close_local(ErrorCode::UNSUPPORTED_SETUP, msg);
         }
         if s.keepalive_interval_ms == 0 {
@@ -224,12 +238,12 @@ impl Connection {
         }
         self.queue(Frame::Keepalive(Keepalive {
             respond: false,
-            last_received_position: self.received_position,
+            last_received_position: self.keepalive_position(),
             data: k.data,
         }));
     }
 
-    fn on_connection_error(&mut self, e: ErrorFrame) {
+    fn on_connection_error(&mut self, now: Instant, e: ErrorFrame) {
         if e.code.is_setup_rejection() {
             // A server ignores these; so does a client once the server accepted its SETUP.
             if self.role == Role::Client && !self.setup_confirmed {
@@ -237,6 +251,8 @@ impl Connection {
                     code: e.code,
                     message: e.message(),
                 });
+            } else {
+                self.ignored(now);
             }
             return;
         }
@@ -255,9 +271,11 @@ impl Connection {
     }
 
     fn on_stream_error(&mut self, now: Instant, e: ErrorFrame) {
+        // A requester ending a request with ERROR before any response is as much a rapid
+        // reset as a CANCEL: both count for the rapid-cancel guard.
         if let Some(p) = self.partial.remove(&e.stream_id) {
             self.release(Some(&p.reassembly));
-            return;
+            return self.count_cancel(now);
         }
         let Some(st) = self.streams.remove(&e.stream_id) else {
             return self.ignored(now);
@@ -269,10 +287,17 @@ impl Connection {
             code: e.code,
             message,
         });
+        if !st.local && !st.responded {
+            self.count_cancel(now);
+        }
     }
 
     fn reject(&mut self, id: StreamId, message: String) {
-        self.queue(Frame::Error(ErrorFrame::new(id, ErrorCode::REJECTED, message)));
+        self.queue(Frame::Error(ErrorFrame::new(
+            id,
+            ErrorCode::REJECTED,
+            message,
+        )));
     }
 
     fn on_request(
@@ -325,7 +350,8 @@ impl Connection {
         }
         if let RequestKind::Stream { initial_n } | RequestKind::Channel { initial_n, .. } = kind {
             if initial_n == 0 || initial_n > Credit::UNBOUNDED_GRANT {
-                let msg = format!("initial request-n must be between 1 and 2^31-1, got {initial_n}");
+                let msg =
+                    format!("initial request-n must be between 1 and 2^31-1, got {initial_n}");
                 self.queue(Frame::Error(ErrorFrame::new(id, ErrorCode::INVALID, msg)));
                 return;
             }
@@ -338,7 +364,12 @@ impl Connection {
         }
         let mut reassembly = Reassembly::default();
         if self.push_fragment(&mut reassembly, &payload).is_err() {
-            return self.reject(id, self.too_large_message());
+            // A connection-level overrun has closed the connection: nothing may follow its
+            // ERROR. Fire-and-forget gets no answer.
+            if self.state != State::Closed && !fnf {
+                self.reject(id, self.too_large_message());
+            }
+            return;
         }
         self.partial.insert(id, PartialRequest { kind, reassembly });
     }
@@ -434,7 +465,10 @@ impl Connection {
             }
             self.release(Some(&partial.reassembly));
             if pushed.is_err() {
-                return self.reject(id, self.too_large_message());
+                if partial.kind != RequestKind::FireAndForget {
+                    self.reject(id, self.too_large_message());
+                }
+                return;
             }
             if follows {
                 self.reassembly_bytes += partial.reassembly.len();
@@ -564,7 +598,8 @@ impl Connection {
     }
 
     fn roll_window(&mut self, now: Instant) {
-        if now.saturating_duration_since(self.guard.window_start) >= self.config.limits.cancel_window
+        if now.saturating_duration_since(self.guard.window_start)
+            >= self.config.limits.cancel_window
         {
             self.guard.window_start = now;
             self.guard.cancels = 0;
@@ -596,4 +631,3 @@ impl Connection {
         }
     }
 }
-

@@ -44,7 +44,9 @@
 //!   stream error; we never buffer beyond the credit we gave.
 //! * **Unknown frames** without the I flag close the connection with CONNECTION_ERROR (the spec
 //!   allows it); with the I flag they are ignored.
-//! * A PAYLOAD with neither N nor C is ignored.
+//! * A PAYLOAD with neither N nor C is ignored. A REQUEST_CHANNEL with both F and C is treated
+//!   like a PAYLOAD with both (Protocol.md "Handling the Unexpected" #7): F is ignored, the
+//!   frame is the whole request and completes the requester's side.
 
 mod config;
 mod event;
@@ -319,6 +321,12 @@ impl Connection {
         self.received_position
     }
 
+    /// The position KEEPALIVE frames carry: 0 while resumption is not in use ("Set to all 0s
+    /// when not supported", Protocol.md KEEPALIVE), as Java peers expect.
+    fn keepalive_position(&self) -> u64 {
+        0
+    }
+
     /// Bytes of frames waiting in [`Connection::poll_transmit`].
     pub fn pending_transmit_bytes(&self) -> usize {
         self.transmit_bytes
@@ -397,7 +405,7 @@ impl Connection {
                     if now >= k {
                         self.queue(Frame::Keepalive(Keepalive {
                             respond: true,
-                            last_received_position: self.received_position,
+                            last_received_position: self.keepalive_position(),
                             data: Bytes::new(),
                         }));
                         self.next_keepalive = Some(now + self.keepalive_interval);
