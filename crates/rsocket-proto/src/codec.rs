@@ -102,7 +102,10 @@ mod tests {
         let mut buf = BytesMut::from(&[0u8, 4, 1, 0][..]);
         assert!(matches!(
             c.split(&mut buf),
-            Err(DecodeError::FrameTooLarge { len: 1025, max: 1024 })
+            Err(DecodeError::FrameTooLarge {
+                len: 1025,
+                max: 1024
+            })
         ));
     }
 }

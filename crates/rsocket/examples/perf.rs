@@ -14,7 +14,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .request_response(|p: Payload| async move { Ok(p) })
         .fire_and_forget(|_p| async {})
         .request_stream(|_p| {
-            futures::stream::iter(0..1_000_000u32).map(|_| Ok(Payload::from(&b"0123456789abcdef"[..])))
+            futures::stream::iter(0..1_000_000u32)
+                .map(|_| Ok(Payload::from(&b"0123456789abcdef"[..])))
         });
     let server = Server::builder().responder(handler).build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -29,7 +30,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rs.request_response(p.clone()).await?;
         n += 1;
     }
-    println!("rr1: {:.0} round trips/s", n as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "rr1: {:.0} round trips/s",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let total = 200_000u64;
@@ -39,11 +43,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect()
         .await;
     assert!(results.iter().all(Result::is_ok));
-    println!("rr64: {:.0} msgs/s", total as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "rr64: {:.0} msgs/s",
+        total as f64 / t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let count = rs.request_stream(p.clone()).count().await;
-    println!("stream: {:.0} msgs/s ({count} items)", count as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "stream: {:.0} msgs/s ({count} items)",
+        count as f64 / t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     for _ in 0..1_000_000u32 {

@@ -458,9 +458,7 @@ impl Frame {
             FrameType::CANCEL => Frame::Cancel(Cancel::decode_body(h, &mut r)?),
             FrameType::PAYLOAD => Frame::Payload(PayloadFrame::decode_body(h, &mut r)?),
             FrameType::ERROR => Frame::Error(ErrorFrame::decode_body(h, &mut r)?),
-            FrameType::METADATA_PUSH => {
-                Frame::MetadataPush(MetadataPush::decode_body(h, &mut r)?)
-            }
+            FrameType::METADATA_PUSH => Frame::MetadataPush(MetadataPush::decode_body(h, &mut r)?),
             FrameType::RESUME => Frame::Resume(Resume::decode_body(h, &mut r)?),
             FrameType::RESUME_OK => Frame::ResumeOk(ResumeOk::decode_body(h, &mut r)?),
             FrameType::EXT => Frame::Ext(Ext::decode_body(h, &mut r)?),
