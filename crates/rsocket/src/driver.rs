@@ -70,6 +70,8 @@ pub(crate) struct Driver<T: FrameIo> {
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
     stalled_since: Option<Instant>,
+    partial_since: Option<Instant>,
+    frame_timeout: Duration,
     eof: bool,
     closing: bool,
 }
@@ -81,6 +83,7 @@ impl<T: FrameIo> Driver<T> {
         responder: Arc<dyn Responder>,
         acceptor: Option<Arc<dyn Acceptor>>,
     ) -> Self {
+        let frame_timeout = inner.lock().conn.config().limits.frame_read_timeout;
         Driver {
             io,
             inner,
@@ -92,6 +95,8 @@ impl<T: FrameIo> Driver<T> {
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             timer_at: None,
             stalled_since: None,
+            partial_since: None,
+            frame_timeout,
             eof: false,
             closing: false,
         }
@@ -146,6 +151,11 @@ impl<T: FrameIo> Driver<T> {
                     return true;
                 }
             }
+        }
+        if self.io.has_partial_frame() {
+            self.partial_since.get_or_insert_with(Instant::now);
+        } else {
+            self.partial_since = None;
         }
         n > 0
     }
@@ -417,14 +427,30 @@ impl<T: FrameIo> Driver<T> {
             self.eof = true;
             return true;
         }
+        if let Some(t) = self
+            .partial_since
+            .filter(|t| now >= *t + self.frame_timeout)
+        {
+            let msg = format!("frame not completed within {:?}", now - t);
+            self.inner
+                .lock()
+                .conn
+                .close_with_error(ErrorCode::CONNECTION_ERROR, msg);
+            self.eof = true;
+            return true;
+        }
         let next = {
             let s = self.inner.lock();
             s.conn.poll_timeout()
         };
-        let next = match (next, self.stalled_since) {
-            (Some(a), Some(b)) => Some(a.min(b + WRITE_TIMEOUT)),
-            (a, b) => a.or(b.map(|b| b + WRITE_TIMEOUT)),
-        };
+        let next = [
+            next,
+            self.stalled_since.map(|t| t + WRITE_TIMEOUT),
+            self.partial_since.map(|t| t + self.frame_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let Some(at) = next else {
             return false;
         };

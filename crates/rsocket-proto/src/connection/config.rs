@@ -74,6 +74,10 @@ pub struct Limits {
     pub max_keepalive_data: usize,
     /// Time allowed from connection start to a valid SETUP (server). Default 10 s.
     pub setup_timeout: Duration,
+    /// Time allowed to receive one frame once its first byte arrived. Default 30 s; a peer
+    /// that announces a large frame and then trickles it (or never sends it) is disconnected.
+    /// Enforced by the transport driver, which sees partial frames.
+    pub frame_read_timeout: Duration,
     /// Window of the rapid-cancel guard. Default 1 s.
     pub cancel_window: Duration,
     /// Requests the peer may cancel (or end with ERROR) before any response within one window.
@@ -99,6 +103,7 @@ impl Default for Limits {
             max_concurrent_streams: 100_000,
             max_keepalive_data: 64 << 10,
             setup_timeout: Duration::from_secs(10),
+            frame_read_timeout: Duration::from_secs(30),
             cancel_window: Duration::from_secs(1),
             max_cancels_per_window: 10_000,
             max_ignored_per_window: 100_000,

@@ -87,6 +87,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
         self.wbuf.len()
     }
 
+    fn has_partial_frame(&self) -> bool {
+        !self.rbuf.is_empty()
+    }
+
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.wbuf.is_empty() {
             let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf))?;

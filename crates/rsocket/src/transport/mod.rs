@@ -43,6 +43,11 @@ pub trait FrameIo: Send + Unpin + 'static {
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Flushes and closes the sending side.
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// True while part of an inbound frame has been received but not all of it (the driver
+    /// bounds how long that may last).
+    fn has_partial_frame(&self) -> bool {
+        false
+    }
 }
 
 impl FrameIo for Box<dyn FrameIo> {
@@ -60,6 +65,9 @@ impl FrameIo for Box<dyn FrameIo> {
     }
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         (**self).poll_close(cx)
+    }
+    fn has_partial_frame(&self) -> bool {
+        (**self).has_partial_frame()
     }
 }
 
