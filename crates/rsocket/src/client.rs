@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use crate::driver::Driver;
 use crate::responder::{NoResponder, Responder};
 use crate::shared::{Inner, Prefetch, Shared};
-use crate::transport::{FrameIo, LengthPrefixed, TransportUri};
+use crate::transport::{FrameIo, TransportUri};
 use crate::{Error, Payload, RSocket};
 
 /// Builds a client connection.
@@ -36,6 +36,8 @@ pub struct ClientBuilder {
     responder: Arc<dyn Responder>,
     prefetch: Prefetch,
     ws_headers: Vec<(String, String)>,
+    #[cfg(feature = "tls")]
+    tls: crate::transport::tls::TlsOptions,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -63,6 +65,8 @@ impl Client {
             responder: Arc::new(NoResponder),
             prefetch: Prefetch::default(),
             ws_headers: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: Default::default(),
         }
     }
 }
@@ -141,41 +145,33 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects to `uri` (`tcp://host:port`, `ws://host:port/path`, `unix:/path`).
+    /// Trusts these CA certificates (PEM) for `tcp+tls://` and `wss://`, besides the Mozilla
+    /// root store.
+    #[cfg(feature = "tls")]
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Accepts any server certificate (for tests against self-signed servers only).
+    #[cfg(feature = "tls")]
+    pub fn tls_insecure(mut self, on: bool) -> Self {
+        self.tls.insecure = on;
+        self
+    }
+
+    /// Connects to `uri` (`tcp://host:port`, `tcp+tls://host:port`, `ws://host:port/path`,
+    /// `wss://host:port/path`, `unix:/path`).
     pub async fn connect(self, uri: &str) -> Result<RSocket, Error> {
         let uri: TransportUri = uri.parse()?;
-        let max = self.config.limits.max_frame_size;
-        match &uri {
-            TransportUri::Tcp(addr) => {
-                let tcp = tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| Error::transport(format!("cannot connect to {uri}: {e}")))?;
-                tcp.set_nodelay(true)?;
-                Ok(self.connect_with(LengthPrefixed::new(tcp, max)))
-            }
-            #[cfg(unix)]
-            TransportUri::Unix(path) => {
-                let s = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|e| Error::transport(format!("cannot connect to {uri}: {e}")))?;
-                Ok(self.connect_with(LengthPrefixed::new(s, max)))
-            }
-            #[cfg(not(unix))]
-            TransportUri::Unix(_) => Err(Error::new(
-                crate::ErrorKind::Usage,
-                "Unix sockets are not available on this platform",
-            )),
-            #[cfg(feature = "ws")]
-            TransportUri::WebSocket(url) => {
-                let ws = crate::transport::ws::connect(url, &self.ws_headers).await?;
-                Ok(self.connect_with(ws))
-            }
-            #[cfg(not(feature = "ws"))]
-            TransportUri::WebSocket(_) => Err(Error::new(
-                crate::ErrorKind::Usage,
-                "WebSocket support needs the `ws` feature",
-            )),
-        }
+        let opts = crate::transport::ConnectOptions {
+            max_frame_size: self.config.limits.max_frame_size,
+            ws_headers: self.ws_headers.clone(),
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+        };
+        let io = crate::transport::connect(&uri, &opts).await?;
+        Ok(self.connect_with(io))
     }
 
     /// Starts the connection over an established transport and returns its requester. The

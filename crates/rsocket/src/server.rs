@@ -210,6 +210,9 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// How long a TLS or WebSocket handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a graceful shutdown waits for open streams before dropping connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -225,8 +228,10 @@ impl Server {
     }
 
     /// Serves one connection over an established transport until it closes (or the server
-    /// shuts down and its streams finish).
-    pub fn serve_connection<T: FrameIo>(&self, io: T) -> impl Future<Output = ()> + Send + 'static {
+    /// shuts down and its streams finish). The connection counts against
+    /// [`ServerBuilder::max_connections`] (over it, the transport is closed at once) and is
+    /// waited for by [`Server::shutdown`].
+    pub fn serve_connection<T: FrameIo>(&self, io: T) -> impl Future<Output = ()> + Send + use<T> {
         let conn = Connection::server(Instant::now(), self.inner.config.clone());
         let inner = Arc::new(Inner {
             state: Mutex::new(Shared::new(conn)),
@@ -235,6 +240,7 @@ impl Server {
             prefetch: self.inner.prefetch,
         });
         let responder: Arc<dyn Responder> = Arc::new(crate::responder::NoResponder);
+        let permit = self.inner.permits.clone().try_acquire_owned();
         let driver = Driver::new(
             io,
             inner.clone(),
@@ -242,7 +248,11 @@ impl Server {
             Some(self.inner.acceptor.clone()),
         );
         let shutdown = self.inner.shutdown.clone();
-        async move {
+        let fut = async move {
+            let Ok(_permit) = permit else {
+                tracing::warn!("connection limit reached; closing a new connection");
+                return;
+            };
             tokio::pin!(driver);
             tokio::select! {
                 () = &mut driver => return,
@@ -250,20 +260,13 @@ impl Server {
             }
             RSocket::new(inner).close();
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, driver).await;
-        }
+        };
+        self.inner.tracker.track_future(fut)
     }
 
-    /// Spawns a connection task, respecting the connection limit.
+    /// Spawns a connection task.
     fn spawn<T: FrameIo>(&self, io: T) {
-        let Ok(permit) = self.inner.permits.clone().try_acquire_owned() else {
-            tracing::warn!("connection limit reached; closing a new connection");
-            return;
-        };
-        let fut = self.serve_connection(io);
-        self.inner.tracker.spawn(async move {
-            fut.await;
-            drop(permit);
-        });
+        tokio::spawn(self.serve_connection(io));
     }
 
     /// Accepts TCP connections until shutdown (`TCP_NODELAY` on each).
@@ -304,7 +307,6 @@ impl Server {
     /// Accepts WebSocket connections on `path` (other paths get 404) until shutdown.
     #[cfg(feature = "ws")]
     pub async fn serve_ws(&self, listener: TcpListener, path: &str) -> io::Result<()> {
-        const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
         loop {
             let accepted = tokio::select! {
                 r = listener.accept() => r,
@@ -323,6 +325,80 @@ impl Server {
                                 tracing::debug!(%peer, error = %e, "WebSocket handshake failed")
                             }
                             Err(_) => tracing::debug!(%peer, "WebSocket handshake timed out"),
+                        }
+                    });
+                }
+                Err(e) => accept_error(e).await,
+            }
+        }
+    }
+
+    /// Accepts TLS connections (`tcp+tls://`) until shutdown. Build the configuration with
+    /// [`transport::tls::server_config`](crate::transport::tls::server_config).
+    #[cfg(feature = "tls")]
+    pub async fn serve_tls(
+        &self,
+        listener: TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> io::Result<()> {
+        let max = self.inner.config.limits.max_frame_size;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                () = self.inner.shutdown.cancelled() => return Ok(()),
+            };
+            match accepted {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let (server, acceptor) = (self.clone(), acceptor.clone());
+                    self.inner.tracker.spawn(async move {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(tls)) => server.spawn(LengthPrefixed::new(tls, max)),
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                            }
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        }
+                    });
+                }
+                Err(e) => accept_error(e).await,
+            }
+        }
+    }
+
+    /// Accepts WebSocket-over-TLS connections (`wss://`) on `path` until shutdown.
+    #[cfg(all(feature = "tls", feature = "ws"))]
+    pub async fn serve_wss(
+        &self,
+        listener: TcpListener,
+        path: &str,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> io::Result<()> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        loop {
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                () = self.inner.shutdown.cancelled() => return Ok(()),
+            };
+            match accepted {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let (server, acceptor, path) =
+                        (self.clone(), acceptor.clone(), path.to_string());
+                    self.inner.tracker.spawn(async move {
+                        let hs = async {
+                            let tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+                            crate::transport::ws::accept(tls, &path)
+                                .await
+                                .map_err(|e| e.to_string())
+                        };
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
+                            Ok(Ok(ws)) => server.spawn(ws),
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS/WebSocket handshake failed")
+                            }
+                            Err(_) => tracing::debug!(%peer, "TLS/WebSocket handshake timed out"),
                         }
                     });
                 }

@@ -10,7 +10,11 @@
 //! Writes are coalesced: the driver queues every frame that is ready and flushes once per
 //! wake-up, so a burst of frames costs one system call, not one per frame.
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod length_prefixed;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod uri;
 #[cfg(feature = "ws")]
 pub mod ws;
@@ -68,6 +72,76 @@ impl FrameIo for Box<dyn FrameIo> {
     }
     fn has_partial_frame(&self) -> bool {
         (**self).has_partial_frame()
+    }
+}
+
+/// Options for [`connect`].
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Largest inbound frame accepted. Default 16,777,215 bytes.
+    pub max_frame_size: usize,
+    /// Extra headers of the WebSocket upgrade request.
+    pub ws_headers: Vec<(String, String)>,
+    /// TLS verification (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub tls: tls::TlsOptions,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_frame_size: rsocket_proto::frame::MAX_FRAME_LEN,
+            ws_headers: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: tls::TlsOptions::default(),
+        }
+    }
+}
+
+/// Opens the transport a URI names: TCP (with `TCP_NODELAY`), TLS over TCP, WebSocket
+/// (plain or TLS), or a Unix socket.
+pub async fn connect(
+    uri: &TransportUri,
+    opts: &ConnectOptions,
+) -> Result<Box<dyn FrameIo>, crate::Error> {
+    let max = opts.max_frame_size;
+    let fail = |e: io::Error| crate::Error::transport(format!("cannot connect to {uri}: {e}"));
+    match uri {
+        TransportUri::Tcp(addr) => {
+            let tcp = tokio::net::TcpStream::connect(addr).await.map_err(fail)?;
+            tcp.set_nodelay(true)?;
+            Ok(Box::new(LengthPrefixed::new(tcp, max)))
+        }
+        #[cfg(feature = "tls")]
+        TransportUri::TcpTls(addr) => {
+            let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+            let host = host.trim_matches(['[', ']']);
+            let config = tls::client_config(&opts.tls)?;
+            let stream = tls::connect(addr, host, config).await?;
+            Ok(Box::new(LengthPrefixed::new(stream, max)))
+        }
+        #[cfg(not(feature = "tls"))]
+        TransportUri::TcpTls(_) => Err(crate::Error::new(
+            crate::ErrorKind::Usage,
+            "tcp+tls:// needs the `tls` feature",
+        )),
+        #[cfg(unix)]
+        TransportUri::Unix(path) => {
+            let s = tokio::net::UnixStream::connect(path).await.map_err(fail)?;
+            Ok(Box::new(LengthPrefixed::new(s, max)))
+        }
+        #[cfg(not(unix))]
+        TransportUri::Unix(_) => Err(crate::Error::new(
+            crate::ErrorKind::Usage,
+            "Unix sockets are not available on this platform",
+        )),
+        #[cfg(feature = "ws")]
+        TransportUri::WebSocket(url) => ws::connect_with(url, &opts.ws_headers, opts).await,
+        #[cfg(not(feature = "ws"))]
+        TransportUri::WebSocket(_) => Err(crate::Error::new(
+            crate::ErrorKind::Usage,
+            "WebSocket support needs the `ws` feature",
+        )),
     }
 }
 

@@ -20,6 +20,8 @@ use crate::{Error, ErrorKind};
 pub enum TransportUri {
     /// TCP to `host:port`.
     Tcp(String),
+    /// TLS over TCP (`tcp+tls://host:port`).
+    TcpTls(String),
     /// WebSocket (`ws://` or `wss://`) to the full URL.
     WebSocket(String),
     /// A Unix domain socket path.
@@ -43,6 +45,13 @@ impl FromStr for TransportUri {
             }
             return Ok(TransportUri::Tcp(host.to_string()));
         }
+        if let Some(rest) = s.strip_prefix("tcp+tls://") {
+            let host = rest.trim_end_matches('/');
+            if host.is_empty() || !host.contains(':') {
+                return Err(bad("expected tcp+tls://host:port"));
+            }
+            return Ok(TransportUri::TcpTls(host.to_string()));
+        }
         if s.starts_with("ws://") || s.starts_with("wss://") {
             if s.split("://").nth(1).is_none_or(str::is_empty) {
                 return Err(bad("expected ws://host:port/path"));
@@ -56,7 +65,9 @@ impl FromStr for TransportUri {
             }
             return Ok(TransportUri::Unix(PathBuf::from(path)));
         }
-        Err(bad("supported schemes are tcp://, ws://, wss:// and unix:"))
+        Err(bad(
+            "supported schemes are tcp://, tcp+tls://, ws://, wss:// and unix:",
+        ))
     }
 }
 
@@ -64,6 +75,7 @@ impl fmt::Display for TransportUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TransportUri::Tcp(a) => write!(f, "tcp://{a}"),
+            TransportUri::TcpTls(a) => write!(f, "tcp+tls://{a}"),
             TransportUri::WebSocket(u) => f.write_str(u),
             TransportUri::Unix(p) => write!(f, "unix:{}", p.display()),
         }

@@ -126,34 +126,67 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for WebSocket<S
     }
 }
 
-/// Connects a WebSocket client to `url`, with extra request headers.
+/// Connects a WebSocket client to `url` (`ws://` or, with the `tls` feature, `wss://`), with
+/// extra request headers.
 pub async fn connect(
     url: &str,
     headers: &[(String, String)],
-) -> Result<WebSocket<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, crate::Error> {
+) -> Result<Box<dyn FrameIo>, crate::Error> {
+    connect_with(url, headers, &super::ConnectOptions::default()).await
+}
+
+pub(crate) async fn connect_with(
+    url: &str,
+    headers: &[(String, String)],
+    #[allow(unused_variables)] opts: &super::ConnectOptions,
+) -> Result<Box<dyn FrameIo>, crate::Error> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = url.into_client_request().map_err(|e| {
-        crate::Error::new(crate::ErrorKind::Usage, format!("invalid URL {url}: {e}"))
-    })?;
+    let usage = |m: String| crate::Error::new(crate::ErrorKind::Usage, m);
+    let mut req = url
+        .into_client_request()
+        .map_err(|e| usage(format!("invalid URL {url}: {e}")))?;
     for (k, v) in headers {
-        let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
-            crate::Error::new(
-                crate::ErrorKind::Usage,
-                format!("invalid header name {k:?}: {e}"),
-            )
-        })?;
-        let value = http::HeaderValue::from_str(v).map_err(|e| {
-            crate::Error::new(
-                crate::ErrorKind::Usage,
-                format!("invalid header value {v:?}: {e}"),
-            )
-        })?;
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| usage(format!("invalid header name {k:?}: {e}")))?;
+        let value = http::HeaderValue::from_str(v)
+            .map_err(|e| usage(format!("invalid header value {v:?}: {e}")))?;
         req.headers_mut().append(name, value);
     }
-    let (ws, _resp) = tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true)
+    let uri = req.uri().clone();
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_string();
+    let secure = uri.scheme_str() == Some("wss");
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let handshake_err = |e| crate::Error::transport(format!("cannot connect to {url}: {e}"));
+    if secure {
+        #[cfg(feature = "tls")]
+        {
+            let config = super::tls::client_config(&opts.tls)?;
+            let tls = super::tls::connect(&addr, &host, config).await?;
+            let (ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(ws_config()))
+                .await
+                .map_err(handshake_err)?;
+            return Ok(Box::new(WebSocket::new(ws)));
+        }
+        #[cfg(not(feature = "tls"))]
+        return Err(usage("wss:// needs the `tls` feature".into()));
+    }
+    let tcp = tokio::net::TcpStream::connect(&addr)
         .await
         .map_err(|e| crate::Error::transport(format!("cannot connect to {url}: {e}")))?;
-    Ok(WebSocket::new(ws))
+    tcp.set_nodelay(true)?;
+    let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(ws_config()))
+        .await
+        .map_err(handshake_err)?;
+    Ok(Box::new(WebSocket::new(ws)))
 }
 
 /// Accepts a WebSocket upgrade on `stream`, answering 404 unless the request path is `path`.
