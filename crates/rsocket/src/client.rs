@@ -38,6 +38,8 @@ pub struct ClientBuilder {
     ws_headers: Vec<(String, String)>,
     #[cfg(feature = "tls")]
     tls: crate::transport::tls::TlsOptions,
+    layers: Vec<crate::intercept::BoxLayer>,
+    interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -67,6 +69,8 @@ impl Client {
             ws_headers: Vec::new(),
             #[cfg(feature = "tls")]
             tls: Default::default(),
+            layers: Vec::new(),
+            interceptor: None,
         }
     }
 }
@@ -100,6 +104,22 @@ impl ClientBuilder {
     /// Answers requests the server sends to this client.
     pub fn responder(mut self, responder: impl Responder) -> Self {
         self.responder = Arc::new(responder);
+        self
+    }
+
+    /// Wraps the client's responder in a tower layer (logging, metrics, auth).
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: crate::intercept::Layer<Arc<dyn Responder>> + Send + Sync + 'static,
+        L::Service: Responder,
+    {
+        self.layers.push(crate::intercept::erase(layer));
+        self
+    }
+
+    /// Sees (and may change or refuse) every request this client sends.
+    pub fn interceptor(mut self, i: impl crate::intercept::RequestInterceptor) -> Self {
+        self.interceptor = Some(Arc::new(i));
         self
     }
 
@@ -183,8 +203,10 @@ impl ClientBuilder {
             driver: AtomicWaker::new(),
             capacity: Notify::new(),
             prefetch: self.prefetch,
+            interceptor: self.interceptor,
         });
-        let driver = Driver::new(io, inner.clone(), self.responder, None);
+        let responder = crate::intercept::apply(&self.layers, self.responder);
+        let driver = Driver::new(io, inner.clone(), responder, None);
         tokio::spawn(driver);
         RSocket::new(inner)
     }

@@ -58,6 +58,7 @@
 mod client;
 mod driver;
 mod error;
+pub mod intercept;
 mod responder;
 mod rsocket;
 mod server;

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use rsocket_proto::{CommandError, StreamId};
 
+use crate::intercept::Interaction;
 use crate::shared::{Gate, Inner, OutMode, Outbound, Prefetch, Slot};
 use crate::{Error, Payload};
 
@@ -42,6 +43,14 @@ impl RSocket {
         RSocket { inner }
     }
 
+    /// Runs the requester interceptor, if any.
+    fn intercept(&self, i: Interaction, p: &mut Payload) -> Result<(), Error> {
+        match &self.inner.interceptor {
+            Some(f) => f.intercept(i, p),
+            None => Ok(()),
+        }
+    }
+
     /// Waits until a request may be queued (send capacity, lease) and runs `open` under the
     /// connection lock.
     async fn open<T>(
@@ -70,7 +79,8 @@ impl RSocket {
 
     /// Sends a fire-and-forget request. Resolves once the request is queued for writing;
     /// waits while the connection's send buffer is full, so a flood pushes back.
-    pub async fn fire_and_forget(&self, payload: Payload) -> Result<(), Error> {
+    pub async fn fire_and_forget(&self, mut payload: Payload) -> Result<(), Error> {
+        self.intercept(Interaction::FireAndForget, &mut payload)?;
         let mut payload = Some(payload);
         self.open(|s| {
             let p = payload.take().unwrap_or_default();
@@ -81,12 +91,16 @@ impl RSocket {
 
     /// Sends METADATA_PUSH.
     pub async fn metadata_push(&self, metadata: Bytes) -> Result<(), Error> {
+        let mut p = Payload::default().with_metadata(metadata);
+        self.intercept(Interaction::MetadataPush, &mut p)?;
+        let metadata = p.metadata.unwrap_or_default();
         self.open(|s| s.conn.metadata_push(metadata.clone())).await
     }
 
     /// Sends a request-response request and waits for the answer. A response that completes
     /// without a value yields an empty [`Payload`].
-    pub async fn request_response(&self, payload: Payload) -> Result<Payload, Error> {
+    pub async fn request_response(&self, mut payload: Payload) -> Result<Payload, Error> {
+        self.intercept(Interaction::RequestResponse, &mut payload)?;
         let mut payload = Some(payload);
         let id = self
             .open(|s| {
@@ -111,7 +125,10 @@ impl RSocket {
 
     /// Sends a request-stream request, asking for `prefetch.initial` values at first and
     /// topping up by `prefetch.refill` as they are consumed.
-    pub fn request_stream_with(&self, payload: Payload, prefetch: Prefetch) -> PayloadStream {
+    pub fn request_stream_with(&self, mut payload: Payload, prefetch: Prefetch) -> PayloadStream {
+        if let Err(e) = self.intercept(Interaction::RequestStream, &mut payload) {
+            return PayloadStream::failed(self.inner.clone(), e);
+        }
         let mut s = self.inner.lock();
         if let Some(e) = &s.closed {
             return PayloadStream::failed(self.inner.clone(), e.clone());
@@ -322,7 +339,7 @@ impl PayloadStream {
         let State::Starting(out) = &mut self.state else {
             return Poll::Ready(None);
         };
-        let first = match out.poll_next_unpin(cx) {
+        let mut first = match out.poll_next_unpin(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(p)) => p,
             Poll::Ready(None) => {
@@ -335,6 +352,12 @@ impl PayloadStream {
         let State::Starting(rest) = std::mem::replace(&mut self.state, State::Done) else {
             return Poll::Ready(None);
         };
+        if let Some(f) = &self.inner.interceptor {
+            if let Err(e) = f.intercept(Interaction::RequestChannel, &mut first) {
+                self.state = State::Failed(e);
+                return Poll::Ready(None);
+            }
+        }
         let mut s = self.inner.lock();
         if let Some(e) = &s.closed {
             self.state = State::Failed(e.clone());

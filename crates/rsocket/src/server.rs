@@ -107,6 +107,8 @@ pub struct ServerBuilder {
     acceptor: Option<Arc<dyn Acceptor>>,
     prefetch: Prefetch,
     max_connections: usize,
+    layers: Vec<crate::intercept::BoxLayer>,
+    interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -133,6 +135,23 @@ impl ServerBuilder {
             let r = r.clone();
             async move { Ok::<_, Error>(r) }
         })
+    }
+
+    /// Wraps every connection's responder in a tower layer (logging, metrics, auth). Layers
+    /// apply in the order added, the first innermost.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: crate::intercept::Layer<Arc<dyn Responder>> + Send + Sync + 'static,
+        L::Service: Responder,
+    {
+        self.layers.push(crate::intercept::erase(layer));
+        self
+    }
+
+    /// Sees (and may change or refuse) every request the server sends to its clients.
+    pub fn interceptor(mut self, i: impl crate::intercept::RequestInterceptor) -> Self {
+        self.interceptor = Some(Arc::new(i));
+        self
     }
 
     /// Fragments outbound frames larger than `mtu` bytes (at least 64).
@@ -173,10 +192,21 @@ impl ServerBuilder {
                 Ok::<_, Error>(crate::responder::NoResponder)
             })
         });
+        let acceptor: Arc<dyn Acceptor> = if self.layers.is_empty() {
+            acceptor
+        } else {
+            let layers = Arc::new(self.layers);
+            Arc::new(move |setup: SetupInfo, requester: RSocket| {
+                let fut = acceptor.accept(setup, requester);
+                let layers = layers.clone();
+                async move { fut.await.map(|r| crate::intercept::apply(&layers, r)) }
+            })
+        };
         Server {
             inner: Arc::new(ServerInner {
                 config: self.config,
                 acceptor,
+                interceptor: self.interceptor,
                 prefetch: self.prefetch,
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
@@ -188,6 +218,7 @@ impl ServerBuilder {
 
 struct ServerInner {
     config: Config,
+    interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
     acceptor: Arc<dyn Acceptor>,
     prefetch: Prefetch,
     shutdown: CancellationToken,
@@ -224,6 +255,8 @@ impl Server {
             acceptor: None,
             prefetch: Prefetch::default(),
             max_connections: 10_000,
+            layers: Vec::new(),
+            interceptor: None,
         }
     }
 
@@ -238,6 +271,7 @@ impl Server {
             driver: AtomicWaker::new(),
             capacity: Notify::new(),
             prefetch: self.inner.prefetch,
+            interceptor: self.inner.interceptor.clone(),
         });
         let responder: Arc<dyn Responder> = Arc::new(crate::responder::NoResponder);
         let permit = self.inner.permits.clone().try_acquire_owned();

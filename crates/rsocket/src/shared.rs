@@ -28,6 +28,7 @@ pub(crate) struct Inner {
     /// Signalled when send capacity frees up, a lease arrives, or the connection closes.
     pub(crate) capacity: Notify,
     pub(crate) prefetch: Prefetch,
+    pub(crate) interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
 }
 
 impl Inner {
