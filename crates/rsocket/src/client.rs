@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     responder: Arc<dyn Responder>,
     prefetch: Prefetch,
     ws_headers: Vec<(String, String)>,
+    ws_ping_interval: Option<Duration>,
     #[cfg(feature = "tls")]
     tls: crate::transport::tls::TlsOptions,
     layers: Vec<crate::intercept::BoxLayer>,
@@ -67,6 +68,7 @@ impl Client {
             responder: Arc::new(NoResponder),
             prefetch: Prefetch::default(),
             ws_headers: Vec::new(),
+            ws_ping_interval: None,
             #[cfg(feature = "tls")]
             tls: Default::default(),
             layers: Vec::new(),
@@ -153,6 +155,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends a WebSocket ping this often on `ws://` and `wss://` connections.
+    pub fn ws_ping_interval(mut self, interval: Duration) -> Self {
+        self.ws_ping_interval = Some(interval);
+        self
+    }
+
     /// Replaces the whole protocol configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -187,6 +195,7 @@ impl ClientBuilder {
         let opts = crate::transport::ConnectOptions {
             max_frame_size: self.config.limits.max_frame_size,
             ws_headers: self.ws_headers.clone(),
+            ws_ping_interval: self.ws_ping_interval,
             #[cfg(feature = "tls")]
             tls: self.tls.clone(),
         };

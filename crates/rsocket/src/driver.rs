@@ -72,6 +72,8 @@ pub(crate) struct Driver<T: FrameIo> {
     stalled_since: Option<Instant>,
     partial_since: Option<Instant>,
     frame_timeout: Duration,
+    /// Why the transport failed, reported instead of a bare "transport closed".
+    transport_error: Option<String>,
     eof: bool,
     closing: bool,
 }
@@ -97,6 +99,7 @@ impl<T: FrameIo> Driver<T> {
             stalled_since: None,
             partial_since: None,
             frame_timeout,
+            transport_error: None,
             eof: false,
             closing: false,
         }
@@ -146,6 +149,7 @@ impl<T: FrameIo> Driver<T> {
                         s.conn
                             .close_with_error(ErrorCode::CONNECTION_ERROR, e.to_string());
                     } else {
+                        self.transport_error = Some(e.to_string());
                         s.conn.handle_transport_closed();
                     }
                     return true;
@@ -243,7 +247,12 @@ impl<T: FrameIo> Driver<T> {
                 Event::Lease(_) => notify = true,
                 Event::Closed(reason) => {
                     tracing::debug!(%reason, "connection closed");
-                    let err = Error::closed(&reason);
+                    let err = match (&reason, self.transport_error.take()) {
+                        (rsocket_proto::CloseReason::TransportClosed, Some(why)) => {
+                            Error::transport(why)
+                        }
+                        _ => Error::closed(&reason),
+                    };
                     for slot in s.slots.values_mut() {
                         if !slot.done {
                             slot.push(Err(err.clone()), true);

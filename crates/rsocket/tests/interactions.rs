@@ -259,3 +259,38 @@ async fn graceful_shutdown_finishes_open_streams() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn websocket_close_code_and_reason_reach_the_client() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    deadline(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let _ = ws.next().await; // the SETUP
+            let close = CloseFrame {
+                code: CloseCode::Policy,
+                reason: "go away".into(),
+            };
+            let _ = ws.send(Message::Close(Some(close))).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        });
+        let rs = Client::builder()
+            .ws_ping_interval(Duration::from_millis(20))
+            .connect(&format!("ws://{addr}/"))
+            .await
+            .unwrap();
+        let e = rs.closed().await;
+        assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+        assert!(
+            e.message().contains("1008") && e.message().contains("go away"),
+            "{e}"
+        );
+    })
+    .await;
+}

@@ -80,8 +80,11 @@ impl FrameIo for Box<dyn FrameIo> {
 pub struct ConnectOptions {
     /// Largest inbound frame accepted. Default 16,777,215 bytes.
     pub max_frame_size: usize,
-    /// Extra headers of the WebSocket upgrade request.
+    /// Extra headers of the WebSocket upgrade request (a `Sec-WebSocket-Protocol` header asks
+    /// for a subprotocol).
     pub ws_headers: Vec<(String, String)>,
+    /// Send a WebSocket ping this often (default: never).
+    pub ws_ping_interval: Option<std::time::Duration>,
     /// TLS verification (feature `tls`).
     #[cfg(feature = "tls")]
     pub tls: tls::TlsOptions,
@@ -92,6 +95,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             max_frame_size: rsocket_proto::frame::MAX_FRAME_LEN,
             ws_headers: Vec::new(),
+            ws_ping_interval: None,
             #[cfg(feature = "tls")]
             tls: tls::TlsOptions::default(),
         }

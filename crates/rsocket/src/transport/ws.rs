@@ -29,6 +29,7 @@ pub fn ws_config() -> WebSocketConfig {
 #[derive(Debug)]
 pub struct WebSocket<S> {
     ws: WebSocketStream<S>,
+    ping: Option<tokio::time::Interval>,
     scratch: BytesMut,
     pending: VecDeque<Message>,
     pending_bytes: usize,
@@ -39,10 +40,19 @@ impl<S> WebSocket<S> {
     pub fn new(ws: WebSocketStream<S>) -> Self {
         WebSocket {
             ws,
+            ping: None,
             scratch: BytesMut::with_capacity(64 * 1024),
             pending: VecDeque::new(),
             pending_bytes: 0,
         }
+    }
+
+    /// Sends a WebSocket ping every `interval` (keeps proxies from closing idle connections).
+    pub fn with_ping_interval(mut self, interval: std::time::Duration) -> Self {
+        let mut i = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.ping = Some(i);
+        self
     }
 }
 
@@ -55,6 +65,13 @@ fn ws_io_error(e: WsError) -> io::Error {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for WebSocket<S> {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Inbound>>> {
+        if let Some(ping) = &mut self.ping {
+            if ping.poll_tick(cx).is_ready() {
+                self.pending.push_back(Message::Ping(bytes::Bytes::new()));
+                // Wake the driver so the ping is flushed.
+                cx.waker().wake_by_ref();
+            }
+        }
         loop {
             match ready!(self.ws.poll_next_unpin(cx)) {
                 None => return Poll::Ready(Ok(None)),
@@ -174,7 +191,7 @@ pub(crate) async fn connect_with(
             let (ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(ws_config()))
                 .await
                 .map_err(handshake_err)?;
-            return Ok(Box::new(WebSocket::new(ws)));
+            return Ok(Box::new(with_ping(WebSocket::new(ws), opts)));
         }
         #[cfg(not(feature = "tls"))]
         return Err(usage("wss:// needs the `tls` feature".into()));
@@ -186,7 +203,14 @@ pub(crate) async fn connect_with(
     let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(ws_config()))
         .await
         .map_err(handshake_err)?;
-    Ok(Box::new(WebSocket::new(ws)))
+    Ok(Box::new(with_ping(WebSocket::new(ws), opts)))
+}
+
+fn with_ping<S>(ws: WebSocket<S>, opts: &super::ConnectOptions) -> WebSocket<S> {
+    match opts.ws_ping_interval {
+        Some(i) if !i.is_zero() => ws.with_ping_interval(i),
+        _ => ws,
+    }
 }
 
 /// Accepts a WebSocket upgrade on `stream`, answering 404 unless the request path is `path`.
