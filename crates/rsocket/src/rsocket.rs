@@ -193,7 +193,7 @@ impl RSocket {
         self.inner.lock().closed.is_some()
     }
 
-    /// Closes gracefully: ERROR[CONNECTION_CLOSE], then the connection ends once the open
+    /// Closes gracefully: ERROR\[CONNECTION_CLOSE\], then the connection ends once the open
     /// streams have.
     pub fn close(&self) {
         self.inner.lock().conn.close();

@@ -60,7 +60,7 @@ impl SetupInfo {
 
 /// Decides whether to accept a connection, and with which responder.
 ///
-/// Returning an error refuses the SETUP: the client gets ERROR[REJECTED_SETUP] (or the setup
+/// Returning an error refuses the SETUP: the client gets ERROR\[REJECTED_SETUP\] (or the setup
 /// code the error carries, such as UNSUPPORTED_SETUP) with the error's message. Any async
 /// closure `Fn(SetupInfo, RSocket) -> Future<Output = Result<impl Responder, Error>>` is an
 /// acceptor; the `RSocket` it gets is the requester for that client.
@@ -441,7 +441,7 @@ impl Server {
         }
     }
 
-    /// Stops accepting, closes every connection gracefully (ERROR[CONNECTION_CLOSE], open
+    /// Stops accepting, closes every connection gracefully (ERROR\[CONNECTION_CLOSE\], open
     /// streams finish within a grace period) and returns when all connections are gone.
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();

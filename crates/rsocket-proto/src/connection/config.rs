@@ -58,7 +58,7 @@ pub struct Limits {
     /// Largest inbound frame (without length prefix). Default and maximum: 16,777,215 bytes.
     pub max_frame_size: usize,
     /// Largest payload (data plus metadata) after reassembly of fragments. Default 64 MiB;
-    /// a larger request is refused with ERROR[REJECTED], a larger response ends its stream.
+    /// a larger request is refused with ERROR\[REJECTED\], a larger response ends its stream.
     pub max_payload_size: usize,
     /// Bytes of all partially reassembled payloads of one connection together. Default
     /// 128 MiB; going over it is a connection error.
@@ -67,7 +67,7 @@ pub struct Limits {
     /// is a connection error (the "empty fragment flood").
     pub min_fragment_size: usize,
     /// Streams the peer may have open at once (its requests in progress). Default 100,000;
-    /// a request over the limit gets ERROR[REJECTED] and is never processed.
+    /// a request over the limit gets ERROR\[REJECTED\] and is never processed.
     pub max_concurrent_streams: usize,
     /// Largest KEEPALIVE data echoed. Default 64 KiB; a larger echo request is a connection
     /// error, so a peer cannot use us to amplify.

@@ -18,7 +18,7 @@ use crate::frame::{
 impl Connection {
     /// Feeds one received frame, still encoded, without the transport's length prefix.
     ///
-    /// A frame that does not decode closes the connection with ERROR[CONNECTION_ERROR] (or
+    /// A frame that does not decode closes the connection with ERROR\[CONNECTION_ERROR\] (or
     /// INVALID_SETUP before the handshake), unless its I flag is set, in which case it is
     /// ignored.
     pub fn handle_bytes(&mut self, now: Instant, buf: Bytes) {

@@ -34,12 +34,12 @@
 //! # Decisions where the spec leaves room
 //!
 //! * **Liveness**: any frame from the peer (not only KEEPALIVE) proves it alive; after the max
-//!   lifetime of silence the connection closes with ERROR[CONNECTION_ERROR].
+//!   lifetime of silence the connection closes with ERROR\[CONNECTION_ERROR\].
 //! * **Stream IDs**: IDs are reused after 2^31-1 by wrapping to 1 (client) or 2 (server) and
 //!   skipping live IDs, as the spec's "Lifetime" section allows. A request on a live ID, on
 //!   stream 0, or with our own parity is ignored.
 //! * **Request-n**: 0 or a value with the reserved top bit set is a stream error
-//!   (ERROR[INVALID] from a responder, CANCEL from a requester). 2^31-1 is unbounded.
+//!   (ERROR\[INVALID\] from a responder, CANCEL from a requester). 2^31-1 is unbounded.
 //! * **Credit overrun**: a peer that sends more PAYLOADs than it was granted gets the same
 //!   stream error; we never buffer beyond the credit we gave.
 //! * **Unknown frames** without the I flag close the connection with CONNECTION_ERROR (the spec
@@ -712,7 +712,7 @@ impl Connection {
         self.close_local(code, message.into());
     }
 
-    /// Closes gracefully: sends ERROR[CONNECTION_CLOSE], accepts no new streams, and reports
+    /// Closes gracefully: sends ERROR\[CONNECTION_CLOSE\], accepts no new streams, and reports
     /// [`Event::Closed`] once every open stream has ended.
     pub fn close(&mut self) {
         if self.state != State::Established || self.draining.is_some() {
