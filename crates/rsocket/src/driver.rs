@@ -244,6 +244,18 @@ impl<T: FrameIo> Driver<T> {
                     }
                 }
                 Event::MetadataPush(m) => deferred.push(Deferred::Push(m)),
+                // Resumption lives in the protocol core; the runtime does not reconnect or
+                // keep sessions across transports yet, so a lost transport ends the session
+                // and a RESUME is refused.
+                Event::Disconnected => s.conn.close_with_error(
+                    ErrorCode::CONNECTION_ERROR,
+                    "transport lost; this runtime does not resume sessions yet",
+                ),
+                Event::Resume(_) => s.conn.close_with_error(
+                    ErrorCode::REJECTED_RESUME,
+                    "no resumable session with this token",
+                ),
+                Event::Resumed => notify = true,
                 Event::Lease(_) => notify = true,
                 Event::Closed(reason) => {
                     tracing::debug!(%reason, "connection closed");

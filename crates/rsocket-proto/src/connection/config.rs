@@ -27,6 +27,11 @@ pub struct Config {
     /// Lease: a client asks for it in SETUP; a server accepts SETUPs with the L flag only when
     /// this is set (otherwise it answers UNSUPPORTED_SETUP). Default off.
     pub lease: bool,
+    /// Session resumption. A client enables it by giving a resume token in
+    /// [`SetupParams::resume_token`] (these settings, or the defaults, then apply); a server
+    /// accepts SETUPs asking for it only when this is set (otherwise REJECTED_SETUP).
+    /// Default off.
+    pub resume: Option<super::ResumeConfig>,
     /// Resource limits.
     pub limits: Limits,
 }
@@ -38,6 +43,7 @@ impl Default for Config {
             max_lifetime: Duration::from_secs(90),
             mtu: None,
             lease: false,
+            resume: None,
             limits: Limits::default(),
         }
     }

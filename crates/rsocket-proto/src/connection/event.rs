@@ -85,6 +85,20 @@ pub enum Event {
     MetadataPush(Bytes),
     /// Client or server requester: the peer granted a lease.
     Lease(Lease),
+    /// Server: the first frame of this connection is RESUME. The session it names lives in
+    /// another connection: find it by token and call [`super::Connection::handle_resume`] on it
+    /// with this frame, moving the transport there; this connection is then dropped. If there
+    /// is no such session, answer with [`super::Connection::close_with_error`]
+    /// (REJECTED_RESUME).
+    Resume(crate::frame::Resume),
+    /// The transport was lost but the session lives on (resumption enabled): streams are kept,
+    /// new frames are stored for retransmission. A client should reconnect and call
+    /// [`super::Connection::start_resume`]; a server waits for the client's RESUME. The
+    /// session expires after [`super::ResumeConfig::session_timeout`].
+    Disconnected,
+    /// The session resumed on a new transport; retransmission is queued. Lease restarts: a
+    /// responder should send a new LEASE.
+    Resumed,
     /// The connection is over. Every stream still open has ended; the application should
     /// flush [`super::Connection::poll_transmit`] and close the transport.
     Closed(CloseReason),
@@ -119,4 +133,7 @@ pub enum CloseReason {
     /// A graceful close finished: every stream ended.
     #[error("connection closed gracefully")]
     Graceful,
+    /// A resumable session found no new transport within its timeout.
+    #[error("the session expired after {0:?} without a transport")]
+    SessionExpired(Duration),
 }

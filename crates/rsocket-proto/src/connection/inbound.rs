@@ -63,6 +63,7 @@ impl Connection {
     }
 
     fn dispatch(&mut self, now: Instant, sid: StreamId, frame: Frame) {
+        self.now = now;
         self.last_received = now;
         let len = frame.encoded_len();
         if frame.frame_type().is_resumable() {
@@ -70,6 +71,12 @@ impl Connection {
         }
         if self.state == State::AwaitingSetup {
             return self.handle_first_frame(now, sid, frame);
+        }
+        if let State::Resuming(_) = self.state {
+            return self.handle_resuming(now, sid, frame);
+        }
+        if let State::Disconnected(_) = self.state {
+            return; // no transport: nothing can arrive
         }
         if self.role == Role::Client
             && !self.setup_confirmed
@@ -146,10 +153,43 @@ impl Connection {
         self.finish_drain();
     }
 
+    /// Client, after RESUME: only RESUME_OK or an ERROR on stream 0 matter.
+    fn handle_resuming(&mut self, now: Instant, sid: StreamId, frame: Frame) {
+        match frame {
+            Frame::ResumeOk(ok) => {
+                let pos = ok.last_received_client_position;
+                let first = self.resume.as_ref().map_or(0, |r| r.store.first_position());
+                if pos < first || pos > self.sent_position {
+                    let msg = format!(
+                        "RESUME_OK position {pos} is outside the frames kept ({first} to {})",
+                        self.sent_position
+                    );
+                    self.resume = None;
+                    return self.close_local(ErrorCode::CONNECTION_ERROR, msg);
+                }
+                self.retransmit_after(pos);
+                self.resumed(now);
+            }
+            Frame::Error(e) if sid.is_connection() => {
+                self.resume = None;
+                self.shut(CloseReason::Peer {
+                    code: e.code,
+                    message: e.message(),
+                });
+            }
+            _ => self.ignored(now),
+        }
+    }
+
     /// Server, before the handshake: only SETUP (or RESUME) on stream 0 is acceptable.
     fn handle_first_frame(&mut self, now: Instant, sid: StreamId, frame: Frame) {
         match frame {
             Frame::Setup(s) if sid.is_connection() => self.on_setup(now, s),
+            Frame::Resume(r) if sid.is_connection() && self.config.resume.is_some() => {
+                // The session lives in another Connection: the owner looks it up by token.
+                self.setup_deadline = None;
+                self.events.push_back(Event::Resume(r));
+            }
             Frame::Resume(_) if sid.is_connection() => self.close_local(
                 ErrorCode::REJECTED_RESUME,
                 "resumption is not enabled on this server".into(),
@@ -191,11 +231,24 @@ impl Connection {
                 "max lifetime must be greater than 0".into(),
             );
         }
-        if s.resume_token.is_some() {
-            return self.close_local(
-                ErrorCode::REJECTED_SETUP,
-                "resumption is not enabled on this server".into(),
-            );
+        if let Some(token) = &s.resume_token {
+            let Some(config) = self.config.resume.clone() else {
+                return self.close_local(
+                    ErrorCode::REJECTED_SETUP,
+                    "resumption is not enabled on this server".into(),
+                );
+            };
+            if token.is_empty() {
+                return self.close_local(
+                    ErrorCode::INVALID_SETUP,
+                    "the resume token must not be empty".into(),
+                );
+            }
+            self.resume = Some(super::ResumeState {
+                config,
+                token: token.clone(),
+                store: super::ResumeStore::default(),
+            });
         }
         if s.lease && !self.config.lease {
             return self.close_local(
@@ -225,6 +278,18 @@ impl Connection {
     }
 
     fn on_keepalive(&mut self, k: Keepalive) {
+        if let Some(r) = &mut self.resume {
+            let pos = k.last_received_position;
+            if pos > self.sent_position {
+                let msg = format!(
+                    "KEEPALIVE acknowledges position {pos}, beyond the {} bytes sent",
+                    self.sent_position
+                );
+                self.resume = None; // the session cannot be trusted any more
+                return self.close_local(ErrorCode::CONNECTION_ERROR, msg);
+            }
+            r.store.release(pos);
+        }
         if !k.respond {
             return;
         }

@@ -52,6 +52,7 @@ mod config;
 mod event;
 mod fragment;
 mod inbound;
+mod resume;
 mod stream;
 
 use std::collections::{HashMap, VecDeque};
@@ -61,6 +62,7 @@ use bytes::Bytes;
 
 pub use config::{Config, Limits, MIN_MTU, SetupParams};
 pub use event::{CloseReason, Event, RequestKind};
+pub use resume::ResumeConfig;
 
 use crate::Payload;
 use crate::credit::Credit;
@@ -69,6 +71,7 @@ use crate::frame::{
     StreamId, Version,
 };
 use fragment::{Head, Reassembly};
+pub(crate) use resume::{ResumeState, ResumeStore};
 use stream::{StreamKind, StreamState};
 
 /// Which end of the connection this is.
@@ -84,6 +87,11 @@ pub enum Role {
 enum State {
     AwaitingSetup,
     Established,
+    /// Resumable session without a transport (since the instant given).
+    Disconnected(Instant),
+    /// Client: RESUME sent on a new transport, waiting for RESUME_OK (session lost since the
+    /// instant given).
+    Resuming(Instant),
     Closed,
 }
 
@@ -194,6 +202,9 @@ pub struct Connection {
     guard: Guard,
     draining: Option<CloseReason>,
     lease: LeaseState,
+    resume: Option<ResumeState>,
+    /// The latest instant passed in.
+    now: Instant,
 }
 
 impl Connection {
@@ -225,6 +236,8 @@ impl Connection {
             },
             draining: None,
             lease: LeaseState::default(),
+            resume: None,
+            now,
         }
     }
 
@@ -232,6 +245,13 @@ impl Connection {
     /// may be sent right away (unless lease is enabled: then they wait for the server's LEASE).
     pub fn client(now: Instant, config: Config, params: SetupParams) -> Self {
         let mut c = Connection::new(Role::Client, now, config);
+        if let Some(token) = &params.resume_token {
+            c.resume = Some(ResumeState {
+                config: c.config.resume.clone().unwrap_or_default(),
+                token: token.clone(),
+                store: ResumeStore::default(),
+            });
+        }
         let setup = Setup {
             version: Version::V1_0,
             keepalive_interval_ms: duration_ms(c.keepalive_interval),
@@ -272,9 +292,26 @@ impl Connection {
         self.setup.as_ref()
     }
 
-    /// True once SETUP was sent (client) or accepted (server) and until the connection closes.
+    /// True once SETUP was sent (client) or accepted (server) and until the connection closes,
+    /// except while a resumable session has no transport.
     pub fn is_established(&self) -> bool {
         self.state == State::Established
+    }
+
+    /// True while a resumable session is waiting for a new transport (or, on a client, for
+    /// RESUME_OK).
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self.state, State::Disconnected(_) | State::Resuming(_))
+    }
+
+    /// The resume token, when resumption is in use on this connection.
+    pub fn resume_token(&self) -> Option<&Bytes> {
+        self.resume.as_ref().map(|r| &r.token)
+    }
+
+    /// Bytes of sent frames kept for retransmission (0 without resumption).
+    pub fn resume_store_bytes(&self) -> usize {
+        self.resume.as_ref().map_or(0, |r| r.store.bytes())
     }
 
     /// True once the connection has closed.
@@ -321,10 +358,15 @@ impl Connection {
         self.received_position
     }
 
-    /// The position KEEPALIVE frames carry: 0 while resumption is not in use ("Set to all 0s
+    /// The position KEEPALIVE frames carry: the implied position received with resumption,
+    /// and 0 while resumption is not in use ("Set to all 0s
     /// when not supported", Protocol.md KEEPALIVE), as Java peers expect.
     fn keepalive_position(&self) -> u64 {
-        0
+        if self.resume.is_some() {
+            self.received_position
+        } else {
+            0
+        }
     }
 
     /// Bytes of frames waiting in [`Connection::poll_transmit`].
@@ -369,6 +411,10 @@ impl Connection {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Closed => None,
+            State::Disconnected(since) | State::Resuming(since) => self
+                .resume
+                .as_ref()
+                .map(|r| since + r.config.session_timeout),
             State::AwaitingSetup => self.setup_deadline,
             State::Established => {
                 let dead = self.last_received + self.max_lifetime;
@@ -379,8 +425,15 @@ impl Connection {
 
     /// Runs the timers: the setup deadline, sending KEEPALIVE (client), and the max lifetime.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         match self.state {
             State::Closed => {}
+            State::Disconnected(since) | State::Resuming(since) => {
+                let timeout = self.resume.as_ref().map(|r| r.config.session_timeout);
+                if let Some(t) = timeout.filter(|t| now >= since + *t) {
+                    self.shut(CloseReason::SessionExpired(t));
+                }
+            }
             State::AwaitingSetup => {
                 if self.setup_deadline.is_some_and(|d| now >= d) {
                     let msg = format!(
@@ -392,6 +445,10 @@ impl Connection {
             }
             State::Established => {
                 if now >= self.last_received + self.max_lifetime {
+                    if self.resume.is_some() {
+                        // The transport is presumed dead; the session waits for a new one.
+                        return self.handle_transport_closed();
+                    }
                     let lifetime = self.max_lifetime;
                     self.queue(Frame::Error(ErrorFrame::new(
                         StreamId::CONNECTION,
@@ -415,8 +472,26 @@ impl Connection {
         }
     }
 
-    /// The transport ended: every stream ends and [`Event::Closed`] is reported.
+    /// The transport ended. Without resumption every stream ends and [`Event::Closed`] is
+    /// reported; a resumable session keeps its streams and reports [`Event::Disconnected`].
     pub fn handle_transport_closed(&mut self) {
+        if self.resume.is_some()
+            && matches!(self.state, State::Established | State::Resuming(_))
+            && self.draining.is_none()
+        {
+            let since = match self.state {
+                State::Resuming(since) => since,
+                _ => self.now,
+            };
+            self.state = State::Disconnected(since);
+            // Unsent frames are dropped: the resumable ones are in the store and go out again
+            // after RESUME. Partial reassemblies stay: they match the position received, and
+            // the peer resends only what comes after it.
+            self.transmit.clear();
+            self.transmit_bytes = 0;
+            self.events.push_back(Event::Disconnected);
+            return;
+        }
         if self.state != State::Closed {
             let reason = match self.draining.take() {
                 Some(r) if self.streams.is_empty() => r,
@@ -500,10 +575,11 @@ impl Connection {
 
     /// Checks that a request may be sent now, consumes a lease request, and picks its ID.
     fn open(&mut self, now: Instant) -> Result<StreamId, CommandError> {
+        self.now = now;
         match self.state {
             State::Closed => return Err(CommandError::Closed),
             State::AwaitingSetup => return Err(CommandError::NotEstablished),
-            State::Established => {}
+            State::Established | State::Disconnected(_) | State::Resuming(_) => {}
         }
         if self.draining.is_some() {
             return Err(CommandError::Draining);
@@ -666,7 +742,7 @@ impl Connection {
         match self.state {
             State::Closed => Err(CommandError::Closed),
             State::AwaitingSetup => Err(CommandError::NotEstablished),
-            State::Established => {
+            State::Established | State::Disconnected(_) | State::Resuming(_) => {
                 self.queue(Frame::MetadataPush(MetadataPush { metadata }));
                 Ok(())
             }
@@ -737,14 +813,136 @@ impl Connection {
 
     // ---- internals ------------------------------------------------------------------------
 
-    /// Queues a frame, counting its resume position.
+    /// Queues a frame, counting its resume position and keeping it for retransmission when
+    /// resumption is on. Without a transport, only resumable frames are kept (in the store).
     fn queue(&mut self, frame: Frame) {
         let len = frame.encoded_len();
-        if frame.frame_type().is_resumable() {
+        let resumable = frame.frame_type().is_resumable();
+        if resumable {
             self.sent_position += len as u64;
+            if let Some(r) = &mut self.resume {
+                r.store.push(frame.clone(), len);
+                if r.store.bytes() > r.config.max_store_bytes {
+                    let msg = format!(
+                        "resume store full: the peer has not acknowledged {} bytes (limit {})",
+                        r.store.bytes(),
+                        r.config.max_store_bytes
+                    );
+                    self.resume = None;
+                    self.close_local(ErrorCode::CONNECTION_ERROR, msg);
+                    return;
+                }
+            }
+        }
+        if self.is_disconnected() {
+            return;
         }
         self.transmit_bytes += len;
         self.transmit.push_back((frame, len));
+    }
+
+    /// Queues a frame for the current transport only (RESUME, RESUME_OK).
+    fn transmit_now(&mut self, frame: Frame) {
+        let len = frame.encoded_len();
+        self.transmit_bytes += len;
+        self.transmit.push_back((frame, len));
+    }
+
+    /// Queues every kept frame after `peer_position` for retransmission.
+    fn retransmit_after(&mut self, peer_position: u64) {
+        let Some(r) = &mut self.resume else {
+            return;
+        };
+        r.store.release(peer_position);
+        let frames: Vec<(Frame, usize)> = r.store.frames().cloned().collect();
+        for (f, len) in frames {
+            self.transmit_bytes += len;
+            self.transmit.push_back((f, len));
+        }
+    }
+
+    /// Client: starts resuming on a new transport after [`Event::Disconnected`]: queues the
+    /// RESUME frame (send it, and nothing else, first). [`Event::Resumed`] follows the
+    /// server's RESUME_OK; a rejection closes the connection.
+    pub fn start_resume(&mut self, now: Instant) -> Result<(), CommandError> {
+        self.now = now;
+        let State::Disconnected(since) = self.state else {
+            return Err(CommandError::NotAllowed(
+                "start_resume needs a disconnected session",
+            ));
+        };
+        if self.role != Role::Client {
+            return Err(CommandError::NotAllowed("only a client sends RESUME"));
+        }
+        let Some(r) = &self.resume else {
+            return Err(CommandError::NotAllowed("resumption is not enabled"));
+        };
+        let frame = Frame::Resume(crate::frame::Resume {
+            version: Version::V1_0,
+            token: r.token.clone(),
+            last_received_server_position: self.received_position,
+            first_available_client_position: r.store.first_position(),
+        });
+        self.state = State::Resuming(since);
+        self.last_received = now;
+        self.transmit_now(frame);
+        Ok(())
+    }
+
+    /// Server: resumes this session on a new transport with the client's RESUME frame.
+    ///
+    /// On success RESUME_OK and the retransmission are queued (the old transport's unsent
+    /// frames are dropped) and [`Event::Resumed`] is reported. On failure nothing changes and
+    /// the message says why; answer the new transport with ERROR\[REJECTED_RESUME\].
+    pub fn handle_resume(
+        &mut self,
+        now: Instant,
+        resume: &crate::frame::Resume,
+    ) -> Result<(), String> {
+        self.now = now;
+        if self.role != Role::Server || self.state == State::Closed {
+            return Err("the session is closed".into());
+        }
+        let Some(r) = &self.resume else {
+            return Err("resumption is not enabled on this session".into());
+        };
+        if r.token != resume.token {
+            return Err("unknown resume token".into());
+        }
+        let (first, sent) = (r.store.first_position(), self.sent_position);
+        let peer_last = resume.last_received_server_position;
+        if peer_last < first || peer_last > sent {
+            return Err(format!(
+                "cannot resume from server position {peer_last}: frames from {first} to {sent} are available"
+            ));
+        }
+        if resume.first_available_client_position > self.received_position {
+            return Err(format!(
+                "cannot resume: the client keeps frames from position {}, but {} were received",
+                resume.first_available_client_position, self.received_position
+            ));
+        }
+        self.transmit.clear();
+        self.transmit_bytes = 0;
+        self.transmit_now(Frame::ResumeOk(crate::frame::ResumeOk {
+            last_received_client_position: self.received_position,
+        }));
+        self.retransmit_after(peer_last);
+        self.resumed(now);
+        Ok(())
+    }
+
+    /// Back to normal operation after a resumption.
+    fn resumed(&mut self, now: Instant) {
+        self.state = State::Established;
+        self.last_received = now;
+        if self.role == Role::Client {
+            self.next_keepalive = Some(now + self.keepalive_interval);
+        }
+        // Lease restarts after resumption (Protocol.md): wait for a fresh one.
+        self.lease.ours = None;
+        self.lease.theirs = None;
+        self.events.push_back(Event::Resumed);
     }
 
     fn send_fragmented(&mut self, id: StreamId, head: Head, payload: Payload) {
