@@ -7,11 +7,14 @@
 //! * [`demo`]: the public demo service (echo, streams, blobs, errors, slow answers, counters),
 //!   routed by routing metadata;
 //! * [`client`]: the rsc-compatible client;
-//! * [`frames`]: the frame decoder (`rsocket frames`).
+//! * [`frames`]: the frame decoder (`rsocket frames`);
+//! * [`pretty`]: readable and JSON views of frames, shared by `rsocket frames` and the
+//!   client's `--debug`.
 
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod demo;
 pub mod frames;
+pub mod pretty;
 pub mod serve;
