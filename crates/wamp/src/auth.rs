@@ -22,7 +22,9 @@ pub fn wampcra_verify(key: &[u8], challenge: &str, signature: &str) -> bool {
     let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
         return false;
     };
-    let Ok(mut mac) = HmacSha256::new_from_slice(key) else { return false };
+    let Ok(mut mac) = HmacSha256::new_from_slice(key) else {
+        return false;
+    };
     mac.update(challenge.as_bytes());
     mac.verify_slice(&sig).is_ok()
 }
@@ -32,7 +34,12 @@ pub fn wampcra_verify(key: &[u8], challenge: &str, signature: &str) -> bool {
 pub fn derive_key(secret: &str, salt: &str, iterations: u32, keylen: u32) -> String {
     let keylen = keylen.clamp(1, 1024) as usize;
     let mut key = vec![0u8; keylen];
-    pbkdf2::pbkdf2_hmac::<Sha256>(secret.as_bytes(), salt.as_bytes(), iterations.max(1), &mut key);
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        secret.as_bytes(),
+        salt.as_bytes(),
+        iterations.max(1),
+        &mut key,
+    );
     base64::engine::general_purpose::STANDARD.encode(key)
 }
 
@@ -72,8 +79,16 @@ mod tests {
         let sig = wampcra_sign(b"Jefe", "what do ya want for nothing?");
         let expected = "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=";
         assert_eq!(sig, expected);
-        assert!(wampcra_verify(b"Jefe", "what do ya want for nothing?", expected));
-        assert!(!wampcra_verify(b"Jefe", "what do ya want for something?", expected));
+        assert!(wampcra_verify(
+            b"Jefe",
+            "what do ya want for nothing?",
+            expected
+        ));
+        assert!(!wampcra_verify(
+            b"Jefe",
+            "what do ya want for something?",
+            expected
+        ));
         assert!(!wampcra_verify(b"Jefe", "x", "not base64!"));
     }
 

@@ -16,7 +16,11 @@ impl Id {
 
     /// An ID from `v`, if it is in `1..=2^53`.
     pub const fn new(v: u64) -> Option<Id> {
-        if v >= 1 && v <= Self::MAX { Some(Id(v)) } else { None }
+        if v >= 1 && v <= Self::MAX {
+            Some(Id(v))
+        } else {
+            None
+        }
     }
 
     /// The numeric value.
@@ -50,7 +54,11 @@ impl IdSequence {
 
     /// The next ID.
     pub fn next_id(&mut self) -> Id {
-        self.last = if self.last >= Id::MAX { 1 } else { self.last + 1 };
+        self.last = if self.last >= Id::MAX {
+            1
+        } else {
+            self.last + 1
+        };
         Id(self.last)
     }
 }

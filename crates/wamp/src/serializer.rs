@@ -92,7 +92,10 @@ impl Serializer {
 
     /// Encodes a message.
     pub fn encode(self, msg: &Message) -> Result<Vec<u8>, EncodeError> {
-        let err = |reason: String| EncodeError { serializer: self.name(), reason };
+        let err = |reason: String| EncodeError {
+            serializer: self.name(),
+            reason,
+        };
         let json = self == Serializer::Json;
         let ser = msg.serializable(json);
         match self {
@@ -113,8 +116,14 @@ impl Serializer {
 
     /// Encodes any value (used by tests and tools).
     pub fn encode_value(self, value: &Value) -> Result<Vec<u8>, EncodeError> {
-        let err = |reason: String| EncodeError { serializer: self.name(), reason };
-        let ser = ValueSer { value, json: self == Serializer::Json };
+        let err = |reason: String| EncodeError {
+            serializer: self.name(),
+            reason,
+        };
+        let ser = ValueSer {
+            value,
+            json: self == Serializer::Json,
+        };
         match self {
             Serializer::Json => serde_json::to_vec(&ser).map_err(|e| err(e.to_string())),
             Serializer::MsgPack => {
@@ -133,8 +142,10 @@ impl Serializer {
 
     /// Decodes bytes into a generic value, rejecting malformed input and trailing bytes.
     pub fn decode_value(self, bytes: &[u8]) -> Result<Value, DecodeError> {
-        let malformed =
-            |reason: String| DecodeError::Malformed { serializer: self.name(), reason };
+        let malformed = |reason: String| DecodeError::Malformed {
+            serializer: self.name(),
+            reason,
+        };
         match self {
             Serializer::Json => {
                 let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -191,7 +202,10 @@ mod tests {
             payload: Payload::args(vec![Value::Bytes(vec![0, 1, 2, 255])]),
         });
         let bytes = Serializer::Json.encode(&msg).unwrap();
-        assert_eq!(std::str::from_utf8(&bytes).unwrap(), r#"[16,1,{},"t",["\u0000AAEC/w=="]]"#);
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"[16,1,{},"t",["\u0000AAEC/w=="]]"#
+        );
         assert_eq!(Serializer::Json.decode(&bytes).unwrap(), msg);
     }
 

@@ -34,6 +34,41 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest the timer task sleeps before checking whether the router is gone.
 const TIMER_IDLE: Duration = Duration::from_secs(1);
 
+/// What to do with a message larger than the peer's RawSocket limit.
+enum Oversize {
+    /// Send this instead (a RESULT becomes `ERROR wamp.error.payload_size_exceeded`).
+    Replace(Vec<u8>),
+    /// Drop it (an EVENT: the subscriber misses it, the session goes on).
+    Drop,
+    /// Close the connection (anything else cannot be skipped without breaking the session).
+    Close,
+}
+
+fn oversize(ser: Serializer, m: &Message, len: usize, max: usize) -> Oversize {
+    tracing::warn!(
+        len,
+        max,
+        msg = m.name(),
+        "message exceeds the peer's RawSocket limit"
+    );
+    match m {
+        Message::Result(r) => {
+            let err = crate::router::error_msg(
+                crate::message::code::CALL,
+                r.request,
+                crate::router::uris::PAYLOAD_SIZE_EXCEEDED,
+                "result exceeds the transport's maximum message size",
+            );
+            match ser.encode(&err) {
+                Ok(b) if b.len() <= max => Oversize::Replace(b),
+                _ => Oversize::Close,
+            }
+        }
+        Message::Event(_) => Oversize::Drop,
+        _ => Oversize::Close,
+    }
+}
+
 struct Inner {
     core: Mutex<RouterCore>,
     timer: Arc<Notify>,
@@ -61,7 +96,9 @@ pub struct Router {
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Router").field("sessions", &self.session_count()).finish()
+        f.debug_struct("Router")
+            .field("sessions", &self.session_count())
+            .finish()
     }
 }
 
@@ -98,7 +135,10 @@ impl Link {
     fn connect(router: &Router, tx: mpsc::Sender<Message>) -> Option<Link> {
         let sink = Box::new(ChannelSink { tx: Some(tx) });
         let conn = router.lock().connect(sink, Instant::now()).ok()?;
-        Some(Link { router: router.clone(), conn })
+        Some(Link {
+            router: router.clone(),
+            conn,
+        })
     }
 
     fn handle_bytes(&self, ser: Serializer, bytes: &[u8]) {
@@ -210,11 +250,7 @@ impl Router {
     }
 
     /// Serve WAMP over WebSocket on `path` (e.g. "/ws") until the future is dropped.
-    pub async fn serve_websocket(
-        &self,
-        listener: TcpListener,
-        path: &str,
-    ) -> std::io::Result<()> {
+    pub async fn serve_websocket(&self, listener: TcpListener, path: &str) -> std::io::Result<()> {
         let path: Arc<str> = Arc::from(path);
         self.accept_loop(listener, move |router, stream| {
             let path = path.clone();
@@ -252,7 +288,9 @@ impl Router {
         let read = async {
             while let Some(item) = stream.next().await {
                 match item {
-                    Ok(WsMessage::Text(t)) if !ser.is_binary() => link.handle_bytes(ser, t.as_bytes()),
+                    Ok(WsMessage::Text(t)) if !ser.is_binary() => {
+                        link.handle_bytes(ser, t.as_bytes())
+                    }
                     Ok(WsMessage::Binary(b)) if ser.is_binary() => link.handle_bytes(ser, &b),
                     Ok(WsMessage::Text(_) | WsMessage::Binary(_)) => {
                         link.handle(Err(DecodeError::Malformed {
@@ -260,7 +298,8 @@ impl Router {
                             reason: "wrong WebSocket message type for the subprotocol".into(),
                         }));
                     }
-                    Ok(WsMessage::Close(_)) => break,
+                    // Keep reading: tungstenite answers the close handshake, then the stream ends.
+                    Ok(WsMessage::Close(_)) => {}
                     Ok(_) => {} // ping/pong handled by tungstenite
                     Err(e) => {
                         tracing::debug!(error = %e, "websocket read failed");
@@ -281,7 +320,11 @@ impl Router {
                 for m in batch {
                     match ser.encode(&m) {
                         Ok(bytes) => {
-                            if sink.feed(websocket::to_ws_message(ser, bytes)).await.is_err() {
+                            if sink
+                                .feed(websocket::to_ws_message(ser, bytes))
+                                .await
+                                .is_err()
+                            {
                                 return;
                             }
                         }
@@ -305,7 +348,8 @@ impl Router {
     pub async fn serve_rawsocket_connection(&self, mut stream: TcpStream) {
         self.ensure_timer();
         let mut hello = [0u8; 4];
-        let read = tokio::time::timeout(self.inner.handshake_timeout, stream.read_exact(&mut hello));
+        let read =
+            tokio::time::timeout(self.inner.handshake_timeout, stream.read_exact(&mut hello));
         if !matches!(read.await, Ok(Ok(_))) {
             return;
         }
@@ -327,7 +371,10 @@ impl Router {
         let our_max = rawsocket::length_from_exponent(rawsocket::length_exponent(
             self.inner.max_message_size,
         ));
-        let reply = HandshakeReply::Accept { serializer: ser, max_len: our_max };
+        let reply = HandshakeReply::Accept {
+            serializer: ser,
+            max_len: our_max,
+        };
         if stream.write_all(&reply.encode()).await.is_err() {
             return;
         }
@@ -377,11 +424,15 @@ impl Router {
                                     continue;
                                 }
                             };
-                            if bytes.len() > client.max_len {
-                                tracing::warn!(len = bytes.len(), max = client.max_len,
-                                    "message exceeds the peer's RawSocket limit; closing");
-                                return;
-                            }
+                            let bytes = if bytes.len() > client.max_len {
+                                match oversize(ser, &m, bytes.len(), client.max_len) {
+                                    Oversize::Replace(b) => b,
+                                    Oversize::Drop => continue,
+                                    Oversize::Close => return,
+                                }
+                            } else {
+                                bytes
+                            };
                             if rawsocket::write_frame(&mut w, FrameKind::Message, &bytes).await.is_err() {
                                 return;
                             }

@@ -29,9 +29,9 @@ pub fn is_valid(uri: &str, rule: UriRule, allow_empty: bool) -> bool {
         }
         match rule {
             UriRule::Loose => !c.chars().any(|ch| ch == '#' || ch.is_whitespace()),
-            UriRule::Strict => {
-                c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            }
+            UriRule::Strict => c
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
         }
     })
 }
@@ -75,7 +75,8 @@ mod tests {
     fn loose_regex(s: &str) -> bool {
         // ^([^\s\.#]+\.)*([^\s\.#]+)$ written out by hand.
         !s.is_empty()
-            && s.split('.').all(|c| !c.is_empty() && !c.chars().any(|x| x == '#' || x.is_whitespace()))
+            && s.split('.')
+                .all(|c| !c.is_empty() && !c.chars().any(|x| x == '#' || x.is_whitespace()))
     }
 
     proptest! {

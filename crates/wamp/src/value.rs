@@ -134,7 +134,11 @@ impl From<u32> for Value {
 }
 impl From<i64> for Value {
     fn from(i: i64) -> Self {
-        if i >= 0 { Value::UInt(i as u64) } else { Value::Int(i) }
+        if i >= 0 {
+            Value::UInt(i as u64)
+        } else {
+            Value::Int(i)
+        }
     }
 }
 impl From<i32> for Value {
@@ -296,7 +300,13 @@ impl Serialize for DictSer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.dict.len()))?;
         for (k, v) in self.dict.iter() {
-            map.serialize_entry(k, &ValueSer { value: v, json: self.json })?;
+            map.serialize_entry(
+                k,
+                &ValueSer {
+                    value: v,
+                    json: self.json,
+                },
+            )?;
         }
         map.end()
     }
@@ -314,11 +324,17 @@ pub struct ValueSeed {
 impl ValueSeed {
     /// A seed for a top-level value.
     pub fn new(json: bool) -> Self {
-        ValueSeed { json, depth_left: MAX_DEPTH }
+        ValueSeed {
+            json,
+            depth_left: MAX_DEPTH,
+        }
     }
     fn nested<E: de::Error>(self) -> Result<Self, E> {
         match self.depth_left.checked_sub(1) {
-            Some(d) if d > 0 => Ok(ValueSeed { depth_left: d, ..self }),
+            Some(d) if d > 0 => Ok(ValueSeed {
+                depth_left: d,
+                ..self
+            }),
             _ => Err(E::custom("value nested too deeply")),
         }
     }
@@ -356,7 +372,9 @@ impl<'de> Visitor<'de> for ValueSeed {
         }
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-        u64::try_from(v).map(Value::UInt).map_err(|_| E::custom("integer out of 64-bit range"))
+        u64::try_from(v)
+            .map(Value::UInt)
+            .map_err(|_| E::custom("integer out of 64-bit range"))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))

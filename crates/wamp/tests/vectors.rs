@@ -13,7 +13,10 @@ const UNSUPPORTED: [u64; 1] = [337];
 
 fn hex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 fn vector_files() -> Vec<(String, Json)> {
@@ -34,7 +37,9 @@ fn vector_files() -> Vec<(String, Json)> {
 
 /// Converts the suite's expected JSON attribute value into our value model.
 fn to_value(j: &Json) -> Value {
-    Serializer::Json.decode_value(j.to_string().as_bytes()).expect("expected value")
+    Serializer::Json
+        .decode_value(j.to_string().as_bytes())
+        .expect("expected value")
 }
 
 fn payload_args(m: &Message) -> Option<&wamp::Payload> {
@@ -55,13 +60,19 @@ fn byte_vectors_decode_and_reencode() {
     let mut checked = 0;
     for (file, doc) in vector_files() {
         for sample in doc["samples"].as_array().expect("samples") {
-            let Some(sers) = sample.get("serializers") else { continue };
+            let Some(sers) = sample.get("serializers") else {
+                continue;
+            };
             let desc = sample["description"].as_str().unwrap_or("?");
             let expected = &sample["expected_attributes"];
-            for (name, ser) in
-                [("json", Serializer::Json), ("msgpack", Serializer::MsgPack), ("cbor", Serializer::Cbor)]
-            {
-                let Some(variants) = sers.get(name).and_then(Json::as_array) else { continue };
+            for (name, ser) in [
+                ("json", Serializer::Json),
+                ("msgpack", Serializer::MsgPack),
+                ("cbor", Serializer::Cbor),
+            ] {
+                let Some(variants) = sers.get(name).and_then(Json::as_array) else {
+                    continue;
+                };
                 let mut decoded = Vec::new();
                 for v in variants {
                     let bytes = hex(v["bytes_hex"].as_str().expect("bytes_hex"));
@@ -119,7 +130,10 @@ fn byte_vectors_decode_and_reencode() {
                     decoded.iter().any(|(b, _)| *b == ours),
                     "{file} / {desc} / {name}: re-encoding differs:\n ours {}\n them {:?}",
                     String::from_utf8_lossy(&ours),
-                    decoded.iter().map(|(b, _)| String::from_utf8_lossy(b)).collect::<Vec<_>>()
+                    decoded
+                        .iter()
+                        .map(|(b, _)| String::from_utf8_lossy(b))
+                        .collect::<Vec<_>>()
                 );
                 assert_eq!(&ser.decode(&ours).expect("re-decode"), first);
                 checked += 1;
@@ -134,7 +148,9 @@ fn validation_samples_accepted_or_rejected() {
     let mut checked = 0;
     for (file, doc) in vector_files() {
         for sample in doc["samples"].as_array().expect("samples") {
-            let Some(wmsg) = sample.get("wmsg") else { continue };
+            let Some(wmsg) = sample.get("wmsg") else {
+                continue;
+            };
             let desc = sample["description"].as_str().unwrap_or("?");
             let bytes = wmsg.to_string();
             let got = Serializer::Json.decode(bytes.as_bytes());

@@ -120,7 +120,11 @@ pub struct WampError {
 impl WampError {
     /// An error with a URI and no payload.
     pub fn new(uri: impl Into<String>) -> Self {
-        WampError { uri: uri.into(), args: Vec::new(), kwargs: Dict::new() }
+        WampError {
+            uri: uri.into(),
+            args: Vec::new(),
+            kwargs: Dict::new(),
+        }
     }
     /// Adds positional arguments.
     pub fn with_args(mut self, args: Vec<Value>) -> Self {
@@ -152,14 +156,26 @@ pub struct Args {
 
 impl Args {
     pub(crate) fn from_payload(p: Payload, details: Dict) -> Self {
-        Args { args: p.args.unwrap_or_default(), kwargs: p.kwargs.unwrap_or_default(), details }
+        Args {
+            args: p.args.unwrap_or_default(),
+            kwargs: p.kwargs.unwrap_or_default(),
+            details,
+        }
     }
 }
 
 fn to_payload(args: Vec<Value>, kwargs: Dict) -> Payload {
     Payload {
-        args: if args.is_empty() && kwargs.is_empty() { None } else { Some(args) },
-        kwargs: if kwargs.is_empty() { None } else { Some(kwargs) },
+        args: if args.is_empty() && kwargs.is_empty() {
+            None
+        } else {
+            Some(args)
+        },
+        kwargs: if kwargs.is_empty() {
+            None
+        } else {
+            Some(kwargs)
+        },
         transparent: None,
     }
 }
@@ -188,8 +204,43 @@ impl std::fmt::Debug for CallOptions {
 /// What a procedure handler returns.
 pub type HandlerResult = Result<(Vec<Value>, Dict), WampError>;
 
-/// A procedure handler: gets the invocation's arguments, returns a result or an error.
-pub type Handler = Arc<dyn Fn(Args) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+/// A procedure handler: gets the invocation's arguments (and a [`Progress`] sink), returns a
+/// result or an error.
+pub type Handler = Arc<dyn Fn(Args, Progress) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// Sends progressive results from a running invocation (see [`Session::register_progressive`]).
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub(crate) cmd: mpsc::WeakSender<Command>,
+    pub(crate) request: Id,
+    pub(crate) enabled: bool,
+}
+
+impl Progress {
+    /// Whether the caller asked for progressive results (`receive_progress`).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Sends one progressive result; a no-op when the caller did not ask for them. Returns
+    /// false if the session is gone.
+    pub async fn send(&self, args: Vec<Value>, kwargs: Dict) -> bool {
+        if !self.enabled {
+            return true;
+        }
+        match self.cmd.upgrade() {
+            Some(cmd) => {
+                let c = Command::Progress {
+                    request: self.request,
+                    args,
+                    kwargs,
+                };
+                cmd.send(c).await.is_ok()
+            }
+            None => false,
+        }
+    }
+}
 
 /// How the session ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,7 +271,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("id", &self.shared.session).finish()
+        f.debug_struct("Session")
+            .field("id", &self.shared.session)
+            .finish()
     }
 }
 
@@ -286,7 +339,11 @@ impl Session {
     }
 
     async fn send(&self, cmd: Command) -> Result<(), ClientError> {
-        self.shared.cmd.send(cmd).await.map_err(|_| ClientError::ConnectionLost)
+        self.shared
+            .cmd
+            .send(cmd)
+            .await
+            .map_err(|_| ClientError::ConnectionLost)
     }
 
     async fn request<T>(
@@ -305,7 +362,8 @@ impl Session {
         args: Vec<Value>,
         kwargs: Dict,
     ) -> Result<Args, ClientError> {
-        self.call_with(procedure, args, kwargs, CallOptions::default()).await
+        self.call_with(procedure, args, kwargs, CallOptions::default())
+            .await
     }
 
     /// Calls with options (timeout, caller disclosure, progressive results).
@@ -334,9 +392,18 @@ impl Session {
             procedure: procedure.to_owned(),
             payload: to_payload(args, kwargs),
         };
-        self.send(Command::Call { call, reply: tx, progress: options.on_progress }).await?;
+        self.send(Command::Call {
+            call,
+            reply: tx,
+            progress: options.on_progress,
+        })
+        .await?;
         // If this future is dropped while waiting, the guard sends CANCEL.
-        let guard = CancelGuard { cmd: self.shared.cmd.clone(), request, armed: true };
+        let guard = CancelGuard {
+            cmd: self.shared.cmd.clone(),
+            request,
+            armed: true,
+        };
         let out = rx.await.map_err(|_| ClientError::ConnectionLost)?;
         let mut guard = guard;
         guard.armed = false;
@@ -351,7 +418,13 @@ impl Session {
         kwargs: Dict,
         acknowledge: bool,
     ) -> Result<Option<Id>, ClientError> {
-        self.publish_with(topic, args, kwargs, Dict::new().with("acknowledge", acknowledge)).await
+        self.publish_with(
+            topic,
+            args,
+            kwargs,
+            Dict::new().with("acknowledge", acknowledge),
+        )
+        .await
     }
 
     /// Publishes with raw options (`exclude_me`, `exclude`, `eligible`, `disclose_me`, …).
@@ -374,9 +447,12 @@ impl Session {
             self.send(Command::Send(Message::Publish(publish))).await?;
             return Ok(None);
         }
-        self.request(|request, reply| Command::Publish { publish: make(request, options), reply })
-            .await
-            .map(Some)
+        self.request(|request, reply| Command::Publish {
+            publish: make(request, options),
+            reply,
+        })
+        .await
+        .map(Some)
     }
 
     /// Subscribes to `topic` (options: `match` = `prefix` / `wildcard`).
@@ -393,7 +469,12 @@ impl Session {
                 reply,
             })
             .await?;
-        Ok(Subscription { id, local, rx: ev_rx, session: self.clone() })
+        Ok(Subscription {
+            id,
+            local,
+            rx: ev_rx,
+            session: self.clone(),
+        })
     }
 
     /// Subscribes and calls `callback` for each event on a task of its own; returns the
@@ -428,7 +509,32 @@ impl Session {
         F: Fn(Args) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = HandlerResult> + Send + 'static,
     {
-        let handler: Handler = Arc::new(move |a| Box::pin(handler(a)));
+        let handler: Handler = Arc::new(move |a, _p| Box::pin(handler(a)));
+        self.register_handler(procedure, options, handler).await
+    }
+
+    /// Registers `procedure` with a handler that may send progressive results through its
+    /// [`Progress`] argument before returning the final result.
+    pub async fn register_progressive<F, Fut>(
+        &self,
+        procedure: &str,
+        options: Dict,
+        handler: F,
+    ) -> Result<Registration, ClientError>
+    where
+        F: Fn(Args, Progress) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = HandlerResult> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |a, p| Box::pin(handler(a, p)));
+        self.register_handler(procedure, options, handler).await
+    }
+
+    async fn register_handler(
+        &self,
+        procedure: &str,
+        options: Dict,
+        handler: Handler,
+    ) -> Result<Registration, ClientError> {
         let id = self
             .request(|request, reply| Command::Register {
                 register: crate::message::Register {
@@ -440,7 +546,10 @@ impl Session {
                 reply,
             })
             .await?;
-        Ok(Registration { id, session: self.clone() })
+        Ok(Registration {
+            id,
+            session: self.clone(),
+        })
     }
 
     /// Leaves the realm with GOODBYE and waits for the router's GOODBYE, then closes.
@@ -479,7 +588,9 @@ struct CancelGuard {
 impl Drop for CancelGuard {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.cmd.try_send(Command::Cancel { request: self.request });
+            let _ = self.cmd.try_send(Command::Cancel {
+                request: self.request,
+            });
         }
     }
 }
@@ -499,7 +610,12 @@ impl Subscription {
     pub async fn unsubscribe(self) -> Result<(), ClientError> {
         let (id, local) = (self.id, self.local);
         self.session
-            .request(|request, reply| Command::Unsubscribe { request, subscription: id, local, reply })
+            .request(|request, reply| Command::Unsubscribe {
+                request,
+                subscription: id,
+                local,
+                reply,
+            })
             .await
     }
 }
@@ -521,7 +637,11 @@ impl Registration {
     pub async fn unregister(self) -> Result<(), ClientError> {
         let id = self.id;
         self.session
-            .request(|request, reply| Command::Unregister { request, registration: id, reply })
+            .request(|request, reply| Command::Unregister {
+                request,
+                registration: id,
+                reply,
+            })
             .await
     }
 }

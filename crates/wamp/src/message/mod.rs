@@ -2,7 +2,7 @@
 //! list form `[TYPE, field, …]` that every serializer produces.
 //!
 //! Decoding validates every field: message type, length, IDs (`1..=2^53`), field types, the
-//! known keys of Options/Details dicts ([`options`]), and the URIs in `ABORT`, `GOODBYE` and
+//! known keys of Options/Details dicts (typed per message), and the URIs in `ABORT`, `GOODBYE` and
 //! `ERROR`. URIs naming topics, procedures and realms are only checked to be strings here: the
 //! router answers an invalid one with `wamp.error.invalid_uri`, which needs the request ID.
 
@@ -96,11 +96,18 @@ impl Payload {
     }
     /// A payload with positional arguments only.
     pub fn args(args: Vec<Value>) -> Self {
-        Payload { args: Some(args), ..Default::default() }
+        Payload {
+            args: Some(args),
+            ..Default::default()
+        }
     }
     /// A payload with positional and keyword arguments.
     pub fn new(args: Vec<Value>, kwargs: Dict) -> Self {
-        Payload { args: Some(args), kwargs: Some(kwargs), transparent: None }
+        Payload {
+            args: Some(args),
+            kwargs: Some(kwargs),
+            transparent: None,
+        }
     }
     fn encoded_fields(&self) -> usize {
         if self.transparent.is_some() {
@@ -242,7 +249,11 @@ impl Message {
                 vec![F::UInt(m.request.get()), F::UInt(m.publication.get())]
             }
             Message::Subscribe(m) => {
-                vec![F::UInt(m.request.get()), F::Dict(&m.options), F::Str(&m.topic)]
+                vec![
+                    F::UInt(m.request.get()),
+                    F::Dict(&m.options),
+                    F::Str(&m.topic),
+                ]
             }
             Message::Subscribed(m) => {
                 vec![F::UInt(m.request.get()), F::UInt(m.subscription.get())]
@@ -271,10 +282,18 @@ impl Message {
             ],
             Message::Cancel(m) => vec![F::UInt(m.request.get()), F::Dict(&m.options)],
             Message::Result(m) => {
-                vec![F::UInt(m.request.get()), F::Dict(&m.details), F::Payload(&m.payload)]
+                vec![
+                    F::UInt(m.request.get()),
+                    F::Dict(&m.details),
+                    F::Payload(&m.payload),
+                ]
             }
             Message::Register(m) => {
-                vec![F::UInt(m.request.get()), F::Dict(&m.options), F::Str(&m.procedure)]
+                vec![
+                    F::UInt(m.request.get()),
+                    F::Dict(&m.options),
+                    F::Str(&m.procedure),
+                ]
             }
             Message::Registered(m) => {
                 vec![F::UInt(m.request.get()), F::UInt(m.registration.get())]
@@ -297,7 +316,11 @@ impl Message {
             ],
             Message::Interrupt(m) => vec![F::UInt(m.request.get()), F::Dict(&m.options)],
             Message::Yield(m) => {
-                vec![F::UInt(m.request.get()), F::Dict(&m.options), F::Payload(&m.payload)]
+                vec![
+                    F::UInt(m.request.get()),
+                    F::Dict(&m.options),
+                    F::Payload(&m.payload),
+                ]
             }
         }
     }
@@ -341,9 +364,17 @@ impl Message {
         };
         let (name, min, max) = shape(code).ok_or(DecodeError::UnknownType(code))?;
         if items.len() < min || items.len() > max {
-            return Err(DecodeError::Length { message: name, min, max, got: items.len() });
+            return Err(DecodeError::Length {
+                message: name,
+                min,
+                max,
+                got: items.len(),
+            });
         }
-        let mut r = Reader { name, it: items.into_iter() };
+        let mut r = Reader {
+            name,
+            it: items.into_iter(),
+        };
         r.it.next(); // the type code
         types::decode(code, &mut r)
     }
@@ -378,7 +409,10 @@ impl Serialize for MessageSer<'_> {
                     if let Some(t) = &p.transparent {
                         seq.serialize_element(&ValueSer { value: t, json })?;
                     } else if p.encoded_fields() > 0 {
-                        seq.serialize_element(&ArgsSer { args: p.args.as_deref(), json })?;
+                        seq.serialize_element(&ArgsSer {
+                            args: p.args.as_deref(),
+                            json,
+                        })?;
                         if let Some(kw) = &p.kwargs {
                             seq.serialize_element(&DictSer { dict: kw, json })?;
                         }
@@ -400,7 +434,10 @@ impl Serialize for ArgsSer<'_> {
         let args = self.args.unwrap_or(&[]);
         let mut seq = s.serialize_seq(Some(args.len()))?;
         for v in args {
-            seq.serialize_element(&ValueSer { value: v, json: self.json })?;
+            seq.serialize_element(&ValueSer {
+                value: v,
+                json: self.json,
+            })?;
         }
         seq.end()
     }
@@ -450,7 +487,11 @@ pub(crate) struct Reader {
 
 impl Reader {
     fn err(&self, field: &'static str, reason: &'static str) -> DecodeError {
-        DecodeError::Field { message: self.name, field, reason }
+        DecodeError::Field {
+            message: self.name,
+            field,
+            reason,
+        }
     }
 
     fn next(&mut self, field: &'static str) -> Result<Value, DecodeError> {

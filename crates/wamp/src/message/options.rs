@@ -73,7 +73,8 @@ pub(crate) const CALL: Schema = schema! {
 pub(crate) const CANCEL: Schema = schema! {
     "mode" => Kind::OneOf(&["skip", "kill", "killnowait"]), "reason" => Kind::Str,
 };
-pub(crate) const RESULT: Schema = schema! { "progress" => Kind::Bool, "forward_for" => Kind::ForwardFor };
+pub(crate) const RESULT: Schema =
+    schema! { "progress" => Kind::Bool, "forward_for" => Kind::ForwardFor };
 pub(crate) const REGISTER: Schema = schema! {
     "match" => Kind::OneOf(&["exact", "prefix", "wildcard"]),
     "invoke" => Kind::OneOf(&["single", "roundrobin", "random", "first", "last"]),
@@ -87,7 +88,8 @@ pub(crate) const INVOCATION: Schema = schema! {
 pub(crate) const INTERRUPT: Schema = schema! {
     "mode" => Kind::OneOf(&["kill", "killnowait"]), "reason" => Kind::Str,
 };
-pub(crate) const YIELD: Schema = schema! { "progress" => Kind::Bool, "forward_for" => Kind::ForwardFor };
+pub(crate) const YIELD: Schema =
+    schema! { "progress" => Kind::Bool, "forward_for" => Kind::ForwardFor };
 pub(crate) const ERROR: Schema = schema! { "forward_for" => Kind::ForwardFor };
 pub(crate) const NONE: Schema = &[];
 
@@ -101,7 +103,9 @@ fn check_kind(kind: Kind, v: &Value) -> Result<(), &'static str> {
         Kind::Id => is_id(v),
         Kind::IdList => v.as_list().is_some_and(|l| l.iter().all(is_id)),
         Kind::Str => matches!(v, Value::Str(_)),
-        Kind::StrList => v.as_list().is_some_and(|l| l.iter().all(|x| x.as_str().is_some())),
+        Kind::StrList => v
+            .as_list()
+            .is_some_and(|l| l.iter().all(|x| x.as_str().is_some())),
         Kind::Dict => matches!(v, Value::Dict(_)),
         Kind::UInt => matches!(v, Value::UInt(_)),
         Kind::ForwardFor => v.as_list().is_some_and(|l| {

@@ -263,13 +263,16 @@ const ERROR_REQUEST_TYPES: [u64; 8] = [
     code::CANCEL,
 ];
 
-fn require_roles(
-    name: &'static str,
-    details: &Dict,
-    known: &[&str],
-) -> Result<(), DecodeError> {
-    let err = |reason| DecodeError::Field { message: name, field: "Details.roles", reason };
-    let roles = details.get("roles").and_then(Value::as_dict).ok_or(err("required dict"))?;
+fn require_roles(name: &'static str, details: &Dict, known: &[&str]) -> Result<(), DecodeError> {
+    let err = |reason| DecodeError::Field {
+        message: name,
+        field: "Details.roles",
+        reason,
+    };
+    let roles = details
+        .get("roles")
+        .and_then(Value::as_dict)
+        .ok_or(err("required dict"))?;
     if !roles.iter().any(|(k, _)| known.contains(&k)) {
         return Err(err("must announce at least one role"));
     }
@@ -284,7 +287,11 @@ pub(super) fn decode(code: u64, r: &mut Reader) -> Result<Message, DecodeError> 
         code::HELLO => {
             let realm = r.string("Realm")?;
             let details = r.dict("Details", o::HELLO, false)?;
-            require_roles("HELLO", &details, &["caller", "callee", "publisher", "subscriber"])?;
+            require_roles(
+                "HELLO",
+                &details,
+                &["caller", "callee", "publisher", "subscriber"],
+            )?;
             Message::Hello(Hello { realm, details })
         }
         code::WELCOME => {
@@ -295,19 +302,31 @@ pub(super) fn decode(code: u64, r: &mut Reader) -> Result<Message, DecodeError> 
         }
         code::ABORT => {
             let details = r.dict("Details", o::CLOSE, false)?;
-            Message::Abort(Abort { details, reason: r.loose_uri("Reason")? })
+            Message::Abort(Abort {
+                details,
+                reason: r.loose_uri("Reason")?,
+            })
         }
         code::CHALLENGE => {
             let auth_method = r.string("AuthMethod")?;
-            Message::Challenge(Challenge { auth_method, extra: r.dict("Extra", o::NONE, false)? })
+            Message::Challenge(Challenge {
+                auth_method,
+                extra: r.dict("Extra", o::NONE, false)?,
+            })
         }
         code::AUTHENTICATE => {
             let signature = r.string("Signature")?;
-            Message::Authenticate(Authenticate { signature, extra: r.dict("Extra", o::NONE, false)? })
+            Message::Authenticate(Authenticate {
+                signature,
+                extra: r.dict("Extra", o::NONE, false)?,
+            })
         }
         code::GOODBYE => {
             let details = r.dict("Details", o::CLOSE, false)?;
-            Message::Goodbye(Goodbye { details, reason: r.loose_uri("Reason")? })
+            Message::Goodbye(Goodbye {
+                details,
+                reason: r.loose_uri("Reason")?,
+            })
         }
         code::ERROR => {
             let request_type = r.uint("REQUEST.Type")?;
@@ -322,14 +341,25 @@ pub(super) fn decode(code: u64, r: &mut Reader) -> Result<Message, DecodeError> 
             let details = r.dict("Details", o::ERROR, true)?;
             let error = r.loose_uri("Error")?;
             let payload = r.payload(&details)?;
-            Message::Error(Error { request_type, request, details, error, payload })
+            Message::Error(Error {
+                request_type,
+                request,
+                details,
+                error,
+                payload,
+            })
         }
         code::PUBLISH => {
             let request = r.id("Request")?;
             let options = r.dict("Options", o::PUBLISH, true)?;
             let topic = r.string("Topic")?;
             let payload = r.payload(&options)?;
-            Message::Publish(Publish { request, options, topic, payload })
+            Message::Publish(Publish {
+                request,
+                options,
+                topic,
+                payload,
+            })
         }
         code::PUBLISHED => Message::Published(Published {
             request: r.id("PUBLISH.Request")?,
@@ -357,14 +387,24 @@ pub(super) fn decode(code: u64, r: &mut Reader) -> Result<Message, DecodeError> 
             let publication = r.id("PUBLISHED.Publication")?;
             let details = r.dict("Details", o::EVENT, true)?;
             let payload = r.payload(&details)?;
-            Message::Event(Event { subscription, publication, details, payload })
+            Message::Event(Event {
+                subscription,
+                publication,
+                details,
+                payload,
+            })
         }
         code::CALL => {
             let request = r.id("Request")?;
             let options = r.dict("Options", o::CALL, true)?;
             let procedure = r.string("Procedure")?;
             let payload = r.payload(&options)?;
-            Message::Call(Call { request, options, procedure, payload })
+            Message::Call(Call {
+                request,
+                options,
+                procedure,
+                payload,
+            })
         }
         code::CANCEL => Message::Cancel(Cancel {
             request: r.id("CALL.Request")?,
@@ -374,7 +414,11 @@ pub(super) fn decode(code: u64, r: &mut Reader) -> Result<Message, DecodeError> 
             let request = r.id("CALL.Request")?;
             let details = r.dict("Details", o::RESULT, true)?;
             let payload = r.payload(&details)?;
-            Message::Result(CallResult { request, details, payload })
+            Message::Result(CallResult {
+                request,
+                details,
+                payload,
+            })
         }
         code::REGISTER => Message::Register(Register {
             request: r.id("Request")?,
@@ -398,7 +442,12 @@ pub(super) fn decode(code: u64, r: &mut Reader) -> Result<Message, DecodeError> 
             let registration = r.id("REGISTERED.Registration")?;
             let details = r.dict("Details", o::INVOCATION, true)?;
             let payload = r.payload(&details)?;
-            Message::Invocation(Invocation { request, registration, details, payload })
+            Message::Invocation(Invocation {
+                request,
+                registration,
+                details,
+                payload,
+            })
         }
         code::INTERRUPT => Message::Interrupt(Interrupt {
             request: r.id("INVOCATION.Request")?,
@@ -408,7 +457,11 @@ pub(super) fn decode(code: u64, r: &mut Reader) -> Result<Message, DecodeError> 
             let request = r.id("INVOCATION.Request")?;
             let options = r.dict("Options", o::YIELD, true)?;
             let payload = r.payload(&options)?;
-            Message::Yield(Yield { request, options, payload })
+            Message::Yield(Yield {
+                request,
+                options,
+                payload,
+            })
         }
         other => return Err(DecodeError::UnknownType(other)),
     })

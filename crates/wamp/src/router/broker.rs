@@ -4,7 +4,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::{Outbox, Realm, SessionInfo, error_msg, send_to};
 use crate::id::{Id, IdSequence};
-use crate::message::{Event, Message, Payload, Publish, Subscribe, Subscribed, Unsubscribe, Unsubscribed, code};
+use crate::message::{
+    Event, Message, Payload, Publish, Subscribe, Subscribed, Unsubscribe, Unsubscribed, code,
+};
 use crate::uri::{self, UriRule};
 use crate::value::{Dict, Value};
 
@@ -83,7 +85,9 @@ impl Broker {
     }
 
     fn drop_subscriber(&mut self, sub: Id, session: Id) {
-        let Some(s) = self.subs.get_mut(&sub) else { return };
+        let Some(s) = self.subs.get_mut(&sub) else {
+            return;
+        };
         s.subscribers.remove(&session);
         if s.subscribers.is_empty() {
             if let Some(s) = self.subs.remove(&sub) {
@@ -128,7 +132,12 @@ pub(crate) fn subscribe(
 ) {
     let policy = MatchPolicy::from_options(&msg.options);
     if !policy.valid_pattern(&msg.topic, rule) {
-        let m = error_msg(code::SUBSCRIBE, msg.request, uris::INVALID_URI, "invalid topic URI");
+        let m = error_msg(
+            code::SUBSCRIBE,
+            msg.request,
+            uris::INVALID_URI,
+            "invalid topic URI",
+        );
         send_to(&realm.sessions, out, session, m);
         return;
     }
@@ -139,14 +148,23 @@ pub(crate) fn subscribe(
         None => {
             let held = realm.sessions.get(&session).map_or(0, |s| s.resources);
             if held >= limit {
-                let m = error_msg(code::SUBSCRIBE, msg.request, uris::NOT_AUTHORIZED, "too many subscriptions");
+                let m = error_msg(
+                    code::SUBSCRIBE,
+                    msg.request,
+                    uris::NOT_AUTHORIZED,
+                    "too many subscriptions",
+                );
                 send_to(&realm.sessions, out, session, m);
                 return;
             }
             let id = ids.next_id();
             broker.subs.insert(
                 id,
-                Subscription { uri: msg.topic.clone(), policy, subscribers: BTreeSet::new() },
+                Subscription {
+                    uri: msg.topic.clone(),
+                    policy,
+                    subscribers: BTreeSet::new(),
+                },
             );
             broker.index.insert(key, id);
             if policy != MatchPolicy::Exact {
@@ -163,12 +181,19 @@ pub(crate) fn subscribe(
             }
         }
     }
-    let m = Message::Subscribed(Subscribed { request: msg.request, subscription: sub });
+    let m = Message::Subscribed(Subscribed {
+        request: msg.request,
+        subscription: sub,
+    });
     send_to(&realm.sessions, out, session, m);
 }
 
 pub(crate) fn unsubscribe(realm: &mut Realm, out: &mut Outbox, session: Id, msg: Unsubscribe) {
-    let held = realm.broker.by_session.get_mut(&session).is_some_and(|s| s.remove(&msg.subscription));
+    let held = realm
+        .broker
+        .by_session
+        .get_mut(&session)
+        .is_some_and(|s| s.remove(&msg.subscription));
     if !held {
         let m = error_msg(
             code::UNSUBSCRIBE,
@@ -183,16 +208,25 @@ pub(crate) fn unsubscribe(realm: &mut Realm, out: &mut Outbox, session: Id, msg:
     if let Some(info) = realm.sessions.get_mut(&session) {
         info.resources = info.resources.saturating_sub(1);
     }
-    let m = Message::Unsubscribed(Unsubscribed { request: msg.request, details: None });
+    let m = Message::Unsubscribed(Unsubscribed {
+        request: msg.request,
+        details: None,
+    });
     send_to(&realm.sessions, out, session, m);
 }
 
 fn list_has_str(options: &Dict, key: &str, value: &str) -> Option<bool> {
-    options.get(key).and_then(Value::as_list).map(|l| l.iter().any(|v| v.as_str() == Some(value)))
+    options
+        .get(key)
+        .and_then(Value::as_list)
+        .map(|l| l.iter().any(|v| v.as_str() == Some(value)))
 }
 
 fn list_has_id(options: &Dict, key: &str, id: Id) -> Option<bool> {
-    options.get(key).and_then(Value::as_list).map(|l| l.iter().any(|v| v.as_u64() == Some(id.get())))
+    options
+        .get(key)
+        .and_then(Value::as_list)
+        .map(|l| l.iter().any(|v| v.as_u64() == Some(id.get())))
 }
 
 /// Whether `receiver` gets the event under the publish options (exclusion and black/white lists).
@@ -209,12 +243,28 @@ fn eligible(options: &Dict, publisher: Id, receiver: &SessionInfo) -> bool {
     !excluded && !not_eligible
 }
 
-pub(crate) fn publish(realm: &mut Realm, out: &mut Outbox, session: Id, msg: Publish, rule: UriRule) {
-    let Publish { request, options, topic, payload } = msg;
+pub(crate) fn publish(
+    realm: &mut Realm,
+    out: &mut Outbox,
+    session: Id,
+    msg: Publish,
+    rule: UriRule,
+) {
+    let Publish {
+        request,
+        options,
+        topic,
+        payload,
+    } = msg;
     let ack = options.get_bool("acknowledge").unwrap_or(false);
     let fail = |out: &mut Outbox, uri: &str, why: &str| {
         if ack {
-            send_to(&realm.sessions, out, session, error_msg(code::PUBLISH, request, uri, why));
+            send_to(
+                &realm.sessions,
+                out,
+                session,
+                error_msg(code::PUBLISH, request, uri, why),
+            );
         }
     };
     if !uri::is_valid(&topic, rule, false) {
@@ -222,7 +272,11 @@ pub(crate) fn publish(realm: &mut Realm, out: &mut Outbox, session: Id, msg: Pub
         return;
     }
     if uri::is_reserved(&topic) {
-        fail(out, uris::NOT_AUTHORIZED, "the wamp.* namespace is reserved for the router");
+        fail(
+            out,
+            uris::NOT_AUTHORIZED,
+            "the wamp.* namespace is reserved for the router",
+        );
         return;
     }
     let publication = Id::random();
@@ -234,9 +288,21 @@ pub(crate) fn publish(realm: &mut Realm, out: &mut Outbox, session: Id, msg: Pub
             base.insert("publisher_authrole", p.authrole.as_str());
         }
     }
-    deliver(realm, out, session, &topic, &options, &base, publication, &payload);
+    deliver(
+        realm,
+        out,
+        session,
+        &topic,
+        &options,
+        &base,
+        publication,
+        &payload,
+    );
     if ack {
-        let m = Message::Published(crate::message::Published { request, publication });
+        let m = Message::Published(crate::message::Published {
+            request,
+            publication,
+        });
         send_to(&realm.sessions, out, session, m);
     }
 }
@@ -259,7 +325,9 @@ pub(crate) fn deliver(
             details.insert("topic", topic);
         }
         for receiver in subscribers {
-            let Some(info) = realm.sessions.get(&receiver) else { continue };
+            let Some(info) = realm.sessions.get(&receiver) else {
+                continue;
+            };
             if !eligible(options, publisher, info) {
                 continue;
             }

@@ -37,9 +37,13 @@ impl Default for RouterConfig {
 /// Resource limits. Every per-session structure in the router is bounded by one of these.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Largest serialized message accepted or sent, in bytes (default 1 MiB). Larger inbound
-    /// messages close the connection (RawSocket: the length is checked before reading);
-    /// this is also the RawSocket maximum length we announce (rounded up to a power of two).
+    /// Largest serialized message accepted, in bytes (default 1 MiB). Larger inbound messages
+    /// close the connection (RawSocket: the length is checked before the body is read;
+    /// WebSocket: enforced by the WebSocket layer). The RawSocket maximum length we announce is
+    /// this rounded down to a power of two (at least 512 bytes). An outbound message larger
+    /// than a RawSocket peer's announced maximum: a RESULT is replaced by
+    /// `ERROR wamp.error.payload_size_exceeded`, an EVENT is dropped, anything else closes that
+    /// connection.
     pub max_message_size: usize,
     /// Most concurrent connections (sessions and handshakes) (default 10 000). Connections
     /// beyond this are closed right after accept.
@@ -118,7 +122,11 @@ pub struct Credential {
 impl Credential {
     /// A credential without salting.
     pub fn new(secret: impl Into<String>, role: impl Into<String>) -> Self {
-        Credential { secret: secret.into(), role: role.into(), salt: None }
+        Credential {
+            secret: secret.into(),
+            role: role.into(),
+            salt: None,
+        }
     }
 }
 

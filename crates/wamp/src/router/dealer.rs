@@ -93,6 +93,10 @@ pub(crate) struct Dealer {
     invocations: HashMap<(Id, Id), Pending>,
     /// (caller, call request) → (callee, invocation request).
     calls: HashMap<(Id, Id), (Id, Id)>,
+    /// (caller, call request) → timeout deadline, for calls with a timeout.
+    deadlines: HashMap<(Id, Id), Instant>,
+    /// Deadlines of calls that ended before their timeout: the router removes these timers.
+    pub(crate) finished_timers: Vec<(Instant, Id, Id)>,
     /// Caller → calls in flight.
     in_flight: HashMap<Id, usize>,
 }
@@ -123,6 +127,9 @@ impl Dealer {
     }
 
     fn finish(&mut self, caller: Id, call_request: Id) {
+        if let Some(deadline) = self.deadlines.remove(&(caller, call_request)) {
+            self.finished_timers.push((deadline, caller, call_request));
+        }
         if self.calls.remove(&(caller, call_request)).is_some() {
             if let Some(n) = self.in_flight.get_mut(&caller) {
                 *n = n.saturating_sub(1);
@@ -142,7 +149,9 @@ impl Dealer {
         y: Yield,
     ) {
         let key = (callee, y.request);
-        let Some(p) = self.invocations.get(&key) else { return };
+        let Some(p) = self.invocations.get(&key) else {
+            return;
+        };
         let progress = y.options.get_bool("progress").unwrap_or(false);
         let (caller, call_request) = (p.caller, p.call_request);
         if progress {
@@ -150,13 +159,21 @@ impl Dealer {
                 return;
             }
             let details = Dict::new().with("progress", true);
-            let m = CallResult { request: call_request, details, payload: y.payload };
+            let m = CallResult {
+                request: call_request,
+                details,
+                payload: y.payload,
+            };
             send_to(sessions, out, caller, Message::Result(m));
             return;
         }
         self.invocations.remove(&key);
         self.finish(caller, call_request);
-        let m = CallResult { request: call_request, details: Dict::new(), payload: y.payload };
+        let m = CallResult {
+            request: call_request,
+            details: Dict::new(),
+            payload: y.payload,
+        };
         send_to(sessions, out, caller, Message::Result(m));
     }
 
@@ -168,7 +185,9 @@ impl Dealer {
         callee: Id,
         e: Error,
     ) {
-        let Some(p) = self.invocations.remove(&(callee, e.request)) else { return };
+        let Some(p) = self.invocations.remove(&(callee, e.request)) else {
+            return;
+        };
         self.finish(p.caller, p.call_request);
         let m = Error {
             request_type: code::CALL,
@@ -190,19 +209,34 @@ impl Dealer {
         mode: &str,
         reason: &str,
     ) {
-        let Some(&(callee, inv)) = self.calls.get(&(caller, call_request)) else { return };
+        let Some(&(callee, inv)) = self.calls.get(&(caller, call_request)) else {
+            return;
+        };
         let callee_cancels = sessions.get(&callee).is_some_and(|s| s.callee_cancel);
         let mode = if callee_cancels { mode } else { "skip" };
         if mode != "skip" {
             let options = Dict::new().with("mode", mode).with("reason", reason);
-            send_to(sessions, out, callee, Message::Interrupt(Interrupt { request: inv, options }));
+            send_to(
+                sessions,
+                out,
+                callee,
+                Message::Interrupt(Interrupt {
+                    request: inv,
+                    options,
+                }),
+            );
         }
         if mode == "kill" {
             return; // the callee's answer is routed as usual
         }
         self.invocations.remove(&(callee, inv));
         self.finish(caller, call_request);
-        send_to(sessions, out, caller, error_msg(code::CALL, call_request, reason, "call canceled"));
+        send_to(
+            sessions,
+            out,
+            caller,
+            error_msg(code::CALL, call_request, reason, "call canceled"),
+        );
     }
 
     /// A CANCEL from a caller.
@@ -225,7 +259,14 @@ impl Dealer {
         caller: Id,
         call_request: Id,
     ) {
-        self.cancel(sessions, out, caller, call_request, "killnowait", uris::TIMEOUT);
+        self.cancel(
+            sessions,
+            out,
+            caller,
+            call_request,
+            "killnowait",
+            uris::TIMEOUT,
+        );
     }
 
     /// A session left: its registrations go, callers waiting on it get an error, and its own
@@ -239,8 +280,12 @@ impl Dealer {
         for reg in self.by_session.remove(&session).unwrap_or_default() {
             self.drop_callee(reg, session);
         }
-        let as_callee: Vec<(Id, Id)> =
-            self.invocations.keys().filter(|(c, _)| *c == session).copied().collect();
+        let as_callee: Vec<(Id, Id)> = self
+            .invocations
+            .keys()
+            .filter(|(c, _)| *c == session)
+            .copied()
+            .collect();
         for key in as_callee {
             if let Some(p) = self.invocations.remove(&key) {
                 self.finish(p.caller, p.call_request);
@@ -248,14 +293,31 @@ impl Dealer {
                 send_to(sessions, out, p.caller, m);
             }
         }
-        let as_caller: Vec<(Id, Id)> =
-            self.calls.keys().filter(|(c, _)| *c == session).copied().collect();
+        let as_caller: Vec<(Id, Id)> = self
+            .calls
+            .keys()
+            .filter(|(c, _)| *c == session)
+            .copied()
+            .collect();
         for (caller, request) in as_caller {
+            if let Some(deadline) = self.deadlines.remove(&(caller, request)) {
+                self.finished_timers.push((deadline, caller, request));
+            }
             if let Some((callee, inv)) = self.calls.remove(&(caller, request)) {
                 self.invocations.remove(&(callee, inv));
                 if sessions.get(&callee).is_some_and(|s| s.callee_cancel) {
-                    let options = Dict::new().with("mode", "killnowait").with("reason", uris::CANCELED);
-                    send_to(sessions, out, callee, Message::Interrupt(Interrupt { request: inv, options }));
+                    let options = Dict::new()
+                        .with("mode", "killnowait")
+                        .with("reason", uris::CANCELED);
+                    send_to(
+                        sessions,
+                        out,
+                        callee,
+                        Message::Interrupt(Interrupt {
+                            request: inv,
+                            options,
+                        }),
+                    );
                 }
             }
         }
@@ -263,7 +325,9 @@ impl Dealer {
     }
 
     fn drop_callee(&mut self, reg: Id, session: Id) {
-        let Some(r) = self.regs.get_mut(&reg) else { return };
+        let Some(r) = self.regs.get_mut(&reg) else {
+            return;
+        };
         r.callees.retain(|c| *c != session);
         if r.callees.is_empty() {
             if let Some(r) = self.regs.remove(&reg) {
@@ -286,18 +350,38 @@ pub(crate) fn register(
     let policy = MatchPolicy::from_options(&msg.options);
     let invoke = Invoke::from_options(&msg.options);
     let fail = |out: &mut Outbox, sessions: &HashMap<Id, SessionInfo>, uri: &str, why: &str| {
-        send_to(sessions, out, session, error_msg(code::REGISTER, msg.request, uri, why));
+        send_to(
+            sessions,
+            out,
+            session,
+            error_msg(code::REGISTER, msg.request, uri, why),
+        );
     };
     if !policy.valid_pattern(&msg.procedure, rule) {
-        fail(out, &realm.sessions, uris::INVALID_URI, "invalid procedure URI");
+        fail(
+            out,
+            &realm.sessions,
+            uris::INVALID_URI,
+            "invalid procedure URI",
+        );
         return;
     }
     if uri::is_reserved(&msg.procedure) {
-        fail(out, &realm.sessions, uris::NOT_AUTHORIZED, "the wamp.* namespace is reserved");
+        fail(
+            out,
+            &realm.sessions,
+            uris::NOT_AUTHORIZED,
+            "the wamp.* namespace is reserved",
+        );
         return;
     }
     if realm.sessions.get(&session).map_or(0, |s| s.resources) >= limit {
-        fail(out, &realm.sessions, uris::NOT_AUTHORIZED, "too many registrations");
+        fail(
+            out,
+            &realm.sessions,
+            uris::NOT_AUTHORIZED,
+            "too many registrations",
+        );
         return;
     }
     let dealer = &mut realm.dealer;
@@ -305,7 +389,9 @@ pub(crate) fn register(
     let reg = match dealer.index.get(&key) {
         Some(id) => {
             let id = *id;
-            let Some(r) = dealer.regs.get_mut(&id) else { return };
+            let Some(r) = dealer.regs.get_mut(&id) else {
+                return;
+            };
             if r.invoke == Invoke::Single || r.invoke != invoke || r.callees.contains(&session) {
                 fail(
                     out,
@@ -342,13 +428,19 @@ pub(crate) fn register(
     if let Some(info) = realm.sessions.get_mut(&session) {
         info.resources += 1;
     }
-    let m = Message::Registered(Registered { request: msg.request, registration: reg });
+    let m = Message::Registered(Registered {
+        request: msg.request,
+        registration: reg,
+    });
     send_to(&realm.sessions, out, session, m);
 }
 
 pub(crate) fn unregister(realm: &mut Realm, out: &mut Outbox, session: Id, msg: Unregister) {
     let dealer = &mut realm.dealer;
-    let held = dealer.by_session.get_mut(&session).is_some_and(|s| s.remove(&msg.registration));
+    let held = dealer
+        .by_session
+        .get_mut(&session)
+        .is_some_and(|s| s.remove(&msg.registration));
     if !held {
         let m = error_msg(
             code::UNREGISTER,
@@ -363,7 +455,10 @@ pub(crate) fn unregister(realm: &mut Realm, out: &mut Outbox, session: Id, msg: 
     if let Some(info) = realm.sessions.get_mut(&session) {
         info.resources = info.resources.saturating_sub(1);
     }
-    let m = Message::Unregistered(Unregistered { request: msg.request, details: None });
+    let m = Message::Unregistered(Unregistered {
+        request: msg.request,
+        details: None,
+    });
     send_to(&realm.sessions, out, session, m);
 }
 
@@ -380,10 +475,20 @@ pub(crate) fn call(
         return Err("CALL request ID already in use by a pending call");
     }
     let reply = |out: &mut Outbox, sessions: &HashMap<Id, SessionInfo>, uri: &str, why: &str| {
-        send_to(sessions, out, caller, error_msg(code::CALL, msg.request, uri, why));
+        send_to(
+            sessions,
+            out,
+            caller,
+            error_msg(code::CALL, msg.request, uri, why),
+        );
     };
     if !uri::is_valid(&msg.procedure, ctx.rule, false) {
-        reply(out, &realm.sessions, uris::INVALID_URI, "invalid procedure URI");
+        reply(
+            out,
+            &realm.sessions,
+            uris::INVALID_URI,
+            "invalid procedure URI",
+        );
         return Ok(None);
     }
     if meta::is_meta_procedure(&msg.procedure) {
@@ -392,16 +497,33 @@ pub(crate) fn call(
     }
     let dealer = &mut realm.dealer;
     let Some(reg_id) = dealer.lookup(&msg.procedure) else {
-        reply(out, &realm.sessions, uris::NO_SUCH_PROCEDURE, "no such procedure");
+        reply(
+            out,
+            &realm.sessions,
+            uris::NO_SUCH_PROCEDURE,
+            "no such procedure",
+        );
         return Ok(None);
     };
     if dealer.in_flight.get(&caller).copied().unwrap_or(0) >= ctx.max_pending {
-        reply(out, &realm.sessions, uris::CANCELED, "too many calls in flight");
+        reply(
+            out,
+            &realm.sessions,
+            uris::CANCELED,
+            "too many calls in flight",
+        );
         return Ok(None);
     }
-    let Some(reg) = dealer.regs.get_mut(&reg_id) else { return Ok(None) };
+    let Some(reg) = dealer.regs.get_mut(&reg_id) else {
+        return Ok(None);
+    };
     let Some(callee) = reg.pick() else {
-        reply(out, &realm.sessions, uris::NO_SUCH_PROCEDURE, "no such procedure");
+        reply(
+            out,
+            &realm.sessions,
+            uris::NO_SUCH_PROCEDURE,
+            "no such procedure",
+        );
         return Ok(None);
     };
     let mut details = Dict::new();
@@ -417,7 +539,12 @@ pub(crate) fn call(
         }
     }
     let Some(callee_info) = realm.sessions.get_mut(&callee) else {
-        reply(out, &realm.sessions, uris::NO_SUCH_PROCEDURE, "no such procedure");
+        reply(
+            out,
+            &realm.sessions,
+            uris::NO_SUCH_PROCEDURE,
+            "no such procedure",
+        );
         return Ok(None);
     };
     let receive_progress = msg.options.get_bool("receive_progress").unwrap_or(false);
@@ -428,13 +555,32 @@ pub(crate) fn call(
     let callee_conn = callee_info.conn;
     dealer.invocations.insert(
         (callee, inv),
-        Pending { caller, call_request: msg.request, receive_progress },
+        Pending {
+            caller,
+            call_request: msg.request,
+            receive_progress,
+        },
     );
     dealer.calls.insert((caller, msg.request), (callee, inv));
     *dealer.in_flight.entry(caller).or_default() += 1;
-    let invocation =
-        Invocation { request: inv, registration: reg_id, details, payload: msg.payload };
+    let invocation = Invocation {
+        request: inv,
+        registration: reg_id,
+        details,
+        payload: msg.payload,
+    };
     out.send(callee_conn, Message::Invocation(invocation));
-    let timeout = msg.options.get("timeout").and_then(Value::as_u64).unwrap_or(0);
-    Ok((timeout > 0).then(|| (ctx.now + Duration::from_millis(timeout), msg.request)))
+    let timeout = msg
+        .options
+        .get("timeout")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    // An absurd timeout that overflows the clock means "no timeout".
+    let deadline = (timeout > 0)
+        .then(|| ctx.now.checked_add(Duration::from_millis(timeout)))
+        .flatten();
+    if let Some(d) = deadline {
+        dealer.deadlines.insert((caller, msg.request), d);
+    }
+    Ok(deadline.map(|d| (d, msg.request)))
 }

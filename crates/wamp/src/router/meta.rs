@@ -21,7 +21,16 @@ fn publish(realm: &Realm, out: &mut Outbox, publisher: Id, topic: &str, args: Ve
     }
     let options = Dict::new().with("exclude_me", false);
     let payload = Payload::args(args);
-    broker::deliver(realm, out, publisher, topic, &options, &Dict::new(), Id::random(), &payload);
+    broker::deliver(
+        realm,
+        out,
+        publisher,
+        topic,
+        &options,
+        &Dict::new(),
+        Id::random(),
+        &payload,
+    );
 }
 
 /// Publishes `wamp.session.on_join` with the session details.
@@ -42,23 +51,36 @@ pub(crate) fn on_leave(realm: &Realm, out: &mut Outbox, info: &SessionInfo) {
 /// The optional `filter_authroles` argument.
 fn role_filter(call: &Call) -> Option<Vec<String>> {
     let list = call.payload.args.as_ref()?.first()?.as_list()?;
-    Some(list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+    Some(
+        list.iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+    )
 }
 
 /// Answers a call to a `wamp.*` procedure.
 pub(crate) fn call(realm: &mut Realm, out: &mut Outbox, caller: Id, call: Call) {
     let filter = role_filter(&call);
-    let included =
-        |s: &SessionInfo| filter.as_ref().is_none_or(|roles| roles.contains(&s.authrole));
+    let included = |s: &SessionInfo| {
+        filter
+            .as_ref()
+            .is_none_or(|roles| roles.contains(&s.authrole))
+    };
     let result = match call.procedure.as_str() {
-        "wamp.session.count" => {
-            Ok(vec![Value::UInt(realm.sessions.values().filter(|s| included(s)).count() as u64)])
-        }
+        "wamp.session.count" => Ok(vec![Value::UInt(
+            realm.sessions.values().filter(|s| included(s)).count() as u64,
+        )]),
         "wamp.session.list" => {
-            let mut ids: Vec<u64> =
-                realm.sessions.values().filter(|s| included(s)).map(|s| s.id.get()).collect();
+            let mut ids: Vec<u64> = realm
+                .sessions
+                .values()
+                .filter(|s| included(s))
+                .map(|s| s.id.get())
+                .collect();
             ids.sort_unstable();
-            Ok(vec![Value::List(ids.into_iter().map(Value::UInt).collect())])
+            Ok(vec![Value::List(
+                ids.into_iter().map(Value::UInt).collect(),
+            )])
         }
         "wamp.session.get" => {
             let id = call

@@ -114,12 +114,17 @@ pub(crate) struct Outbox {
 impl Outbox {
     /// Sends to a connection; an overflowing sink marks it for disconnection.
     pub(crate) fn send(&mut self, conn: ConnId, msg: Message) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if matches!(c.state, ConnState::Closed) {
             return;
         }
         if c.sink.send(msg).is_err() {
-            tracing::warn!(conn = conn.0, "outbound queue full: disconnecting slow peer");
+            tracing::warn!(
+                conn = conn.0,
+                "outbound queue full: disconnecting slow peer"
+            );
             c.state = ConnState::Closed;
             c.sink.close();
             self.overflowed.push(conn);
@@ -189,12 +194,18 @@ pub struct RouterCore {
 impl RouterCore {
     /// A router with the configured realms.
     pub fn new(config: RouterConfig) -> Self {
-        let realms =
-            config.realms.iter().map(|r| (r.clone(), Realm::new())).collect();
+        let realms = config
+            .realms
+            .iter()
+            .map(|r| (r.clone(), Realm::new()))
+            .collect();
         RouterCore {
             config,
             realms,
-            out: Outbox { conns: HashMap::new(), overflowed: Vec::new() },
+            out: Outbox {
+                conns: HashMap::new(),
+                overflowed: Vec::new(),
+            },
             timers: BTreeSet::new(),
             next_conn: 0,
             router_ids: IdSequence::new(),
@@ -217,8 +228,17 @@ impl RouterCore {
         }
         self.next_conn += 1;
         let id = ConnId(self.next_conn);
-        self.out.conns.insert(id, Conn { sink, state: ConnState::Idle });
-        self.timers.insert((now + self.config.limits.handshake_timeout, TimerKey::Handshake(id)));
+        self.out.conns.insert(
+            id,
+            Conn {
+                sink,
+                state: ConnState::Idle,
+            },
+        );
+        self.timers.insert((
+            now + self.config.limits.handshake_timeout,
+            TimerKey::Handshake(id),
+        ));
         Ok(id)
     }
 
@@ -242,7 +262,9 @@ impl RouterCore {
 
     /// A message from a connection.
     pub fn handle_message(&mut self, conn: ConnId, msg: Message, now: Instant) {
-        let Some(c) = self.out.conns.get_mut(&conn) else { return };
+        let Some(c) = self.out.conns.get_mut(&conn) else {
+            return;
+        };
         let state = std::mem::replace(&mut c.state, ConnState::Idle);
         tracing::trace!(conn = conn.0, msg = msg.name(), "router <-");
         match state {
@@ -252,7 +274,13 @@ impl RouterCore {
             ConnState::Idle => self.on_idle(conn, msg, now),
             ConnState::Challenging(pending) => self.on_challenging(conn, *pending, msg, now),
             ConnState::Established { realm, session } => {
-                self.set_state(conn, ConnState::Established { realm: realm.clone(), session });
+                self.set_state(
+                    conn,
+                    ConnState::Established {
+                        realm: realm.clone(),
+                        session,
+                    },
+                );
                 self.on_established(conn, &realm, session, msg, now);
             }
         }
@@ -275,6 +303,11 @@ impl RouterCore {
         self.reap(now);
     }
 
+    /// Number of armed timers (handshakes and call timeouts), for tests and metrics.
+    pub fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
     /// The earliest deadline at which [`RouterCore::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.first().map(|(t, _)| *t)
@@ -286,14 +319,14 @@ impl RouterCore {
             if *when > now {
                 break;
             }
-            let Some((_, key)) = self.timers.pop_first() else { break };
+            let Some((_, key)) = self.timers.pop_first() else {
+                break;
+            };
             match key {
                 TimerKey::Handshake(conn) => {
-                    let pending = self
-                        .out
-                        .conns
-                        .get(&conn)
-                        .is_some_and(|c| matches!(c.state, ConnState::Idle | ConnState::Challenging(_)));
+                    let pending = self.out.conns.get(&conn).is_some_and(|c| {
+                        matches!(c.state, ConnState::Idle | ConnState::Challenging(_))
+                    });
                     if pending {
                         tracing::debug!(conn = conn.0, "handshake timeout");
                         self.abort(conn, uris::PROTOCOL_VIOLATION, "handshake timeout");
@@ -301,7 +334,8 @@ impl RouterCore {
                 }
                 TimerKey::Call(realm, caller, request) => {
                     if let Some(r) = self.realms.get_mut(&realm) {
-                        r.dealer.timeout(&r.sessions, &mut self.out, caller, request);
+                        r.dealer
+                            .timeout(&r.sessions, &mut self.out, caller, request);
                     }
                 }
             }
@@ -318,7 +352,13 @@ impl RouterCore {
     /// Sends ABORT and closes the connection.
     fn abort(&mut self, conn: ConnId, reason: &str, message: &str) {
         let details = Dict::new().with("message", message);
-        self.out.send(conn, Message::Abort(Abort { details, reason: reason.to_owned() }));
+        self.out.send(
+            conn,
+            Message::Abort(Abort {
+                details,
+                reason: reason.to_owned(),
+            }),
+        );
         if let Some(c) = self.out.conns.get_mut(&conn) {
             c.state = ConnState::Closed;
             c.sink.close();
@@ -328,7 +368,11 @@ impl RouterCore {
     /// ABORT with `wamp.error.protocol_violation`; an established session leaves its realm.
     fn protocol_violation(&mut self, conn: ConnId, why: &str, now: Instant) {
         tracing::debug!(conn = conn.0, why, "protocol violation");
-        let state = self.out.conns.get_mut(&conn).map(|c| std::mem::replace(&mut c.state, ConnState::Idle));
+        let state = self
+            .out
+            .conns
+            .get_mut(&conn)
+            .map(|c| std::mem::replace(&mut c.state, ConnState::Idle));
         self.abort(conn, uris::PROTOCOL_VIOLATION, why);
         if let Some(ConnState::Established { realm, session }) = state {
             self.leave(&realm, session, now);
@@ -337,6 +381,13 @@ impl RouterCore {
 
     /// Disconnects peers whose sinks overflowed (each at most once).
     fn reap(&mut self, now: Instant) {
+        // Timers of calls that ended early.
+        for (name, r) in &mut self.realms {
+            for (deadline, caller, request) in r.dealer.finished_timers.drain(..) {
+                self.timers
+                    .remove(&(deadline, TimerKey::Call(name.clone(), caller, request)));
+            }
+        }
         let mut rounds = 0;
         while !self.out.overflowed.is_empty() && rounds < 1_000_000 {
             rounds += 1;
@@ -352,7 +403,10 @@ impl RouterCore {
     /// Removes the realm/session link of a connection, returning it.
     fn take_session(&mut self, conn: ConnId) -> Option<(String, Id)> {
         let realm = self.realms.iter().find_map(|(name, r)| {
-            r.sessions.iter().find(|(_, s)| s.conn == conn).map(|(id, _)| (name.clone(), *id))
+            r.sessions
+                .iter()
+                .find(|(_, s)| s.conn == conn)
+                .map(|(id, _)| (name.clone(), *id))
         })?;
         Some(realm)
     }
@@ -360,8 +414,12 @@ impl RouterCore {
     /// A session leaves its realm: subscriptions, registrations and calls are cleaned up and
     /// `wamp.session.on_leave` is published.
     fn leave(&mut self, realm: &str, session: Id, _now: Instant) {
-        let Some(r) = self.realms.get_mut(realm) else { return };
-        let Some(info) = r.sessions.remove(&session) else { return };
+        let Some(r) = self.realms.get_mut(realm) else {
+            return;
+        };
+        let Some(info) = r.sessions.remove(&session) else {
+            return;
+        };
         r.broker.remove_session(session);
         r.dealer.remove_session(&r.sessions, &mut self.out, session);
         meta::on_leave(r, &mut self.out, &info);

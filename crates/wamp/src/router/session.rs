@@ -127,7 +127,8 @@ impl RouterCore {
             return;
         }
         if !self.realms.contains_key(&realm) {
-            if self.config.create_realms_on_demand && self.realms.len() < self.config.limits.max_realms
+            if self.config.create_realms_on_demand
+                && self.realms.len() < self.config.limits.max_realms
             {
                 tracing::info!(realm, "creating realm on demand");
                 self.realms.insert(realm.clone(), Realm::new());
@@ -138,7 +139,10 @@ impl RouterCore {
         }
         let authid = details.get_str("authid").map(str::to_owned);
         let methods: Vec<String> = match details.get("authmethods").and_then(Value::as_list) {
-            Some(l) => l.iter().filter_map(|m| m.as_str().map(str::to_owned)).collect(),
+            Some(l) => l
+                .iter()
+                .filter_map(|m| m.as_str().map(str::to_owned))
+                .collect(),
             None => vec!["anonymous".to_owned()],
         };
         let auth = &self.config.auth;
@@ -146,7 +150,9 @@ impl RouterCore {
             match method.as_str() {
                 "ticket" => {
                     let Some(id) = &authid else { continue };
-                    let Some(cred) = auth.tickets.get(id) else { continue };
+                    let Some(cred) = auth.tickets.get(id) else {
+                        continue;
+                    };
                     let pending = PendingAuth {
                         realm,
                         authid: id.clone(),
@@ -156,14 +162,19 @@ impl RouterCore {
                         expected: Expected::Ticket(cred.secret.clone()),
                         session: Id::random(),
                     };
-                    let challenge = Challenge { auth_method: "ticket".into(), extra: Dict::new() };
+                    let challenge = Challenge {
+                        auth_method: "ticket".into(),
+                        extra: Dict::new(),
+                    };
                     self.out.send(conn, Message::Challenge(challenge));
                     self.set_state(conn, ConnState::Challenging(Box::new(pending)));
                     return;
                 }
                 "wampcra" => {
                     let Some(id) = &authid else { continue };
-                    let Some(cred) = auth.wampcra.get(id) else { continue };
+                    let Some(cred) = auth.wampcra.get(id) else {
+                        continue;
+                    };
                     let session = Id::random();
                     let mut nonce = [0u8; 16];
                     rand::rng().fill_bytes(&mut nonce);
@@ -197,7 +208,10 @@ impl RouterCore {
                         expected: Expected::Cra { key, challenge },
                         session,
                     };
-                    let msg = Challenge { auth_method: "wampcra".into(), extra };
+                    let msg = Challenge {
+                        auth_method: "wampcra".into(),
+                        extra,
+                    };
                     self.out.send(conn, Message::Challenge(msg));
                     self.set_state(conn, ConnState::Challenging(Box::new(pending)));
                     return;
@@ -205,13 +219,26 @@ impl RouterCore {
                 "anonymous" if auth.allow_anonymous => {
                     let authid = authid.unwrap_or_else(|| format!("anon-{}", Id::random()));
                     let role = auth.anonymous_role.clone();
-                    self.welcome(conn, &realm, Id::random(), authid, role, "anonymous", &details, now);
+                    self.welcome(
+                        conn,
+                        &realm,
+                        Id::random(),
+                        authid,
+                        role,
+                        "anonymous",
+                        &details,
+                        now,
+                    );
                     return;
                 }
                 _ => {}
             }
         }
-        self.abort(conn, uris::NO_AUTH_METHOD, "no acceptable authentication method");
+        self.abort(
+            conn,
+            uris::NO_AUTH_METHOD,
+            "no acceptable authentication method",
+        );
     }
 
     pub(super) fn on_challenging(
@@ -249,7 +276,15 @@ impl RouterCore {
             self.abort(conn, uris::NO_SUCH_REALM, "no such realm");
             return;
         }
-        let PendingAuth { realm, authid, authrole, method, hello, session, .. } = pending;
+        let PendingAuth {
+            realm,
+            authid,
+            authrole,
+            method,
+            hello,
+            session,
+            ..
+        } = pending;
         self.welcome(conn, &realm, session, authid, authrole, method, &hello, now);
     }
 
@@ -265,7 +300,9 @@ impl RouterCore {
         hello: &Dict,
         _now: Instant,
     ) {
-        let Some(r) = self.realms.get_mut(realm) else { return };
+        let Some(r) = self.realms.get_mut(realm) else {
+            return;
+        };
         for _ in 0..16 {
             if !r.sessions.contains_key(&session) {
                 break;
@@ -291,13 +328,22 @@ impl RouterCore {
             .with("authprovider", "static")
             .with("agent", ROUTER_AGENT)
             .with("roles", router_roles());
-        self.out.send(conn, Message::Welcome(Welcome { session, details }));
+        self.out
+            .send(conn, Message::Welcome(Welcome { session, details }));
         if let Some(c) = self.out.conns.get_mut(&conn) {
             if !matches!(c.state, ConnState::Closed) {
-                c.state = ConnState::Established { realm: realm.to_owned(), session };
+                c.state = ConnState::Established {
+                    realm: realm.to_owned(),
+                    session,
+                };
             }
         }
-        tracing::debug!(realm, session = session.get(), authid = info.authid, "session joined");
+        tracing::debug!(
+            realm,
+            session = session.get(),
+            authid = info.authid,
+            "session joined"
+        );
         let join_details = info.details();
         r.sessions.insert(session, info);
         meta::on_join(r, &mut self.out, session, join_details);
@@ -313,7 +359,14 @@ impl RouterCore {
     ) {
         match msg {
             Message::Goodbye(_) => {
-                let reply = Goodbye { details: Dict::new(), reason: uris::GOODBYE_AND_OUT.into() };
+                let reply = Goodbye {
+                    details: Dict::new(),
+                    reason: uris::GOODBYE_AND_OUT.into(),
+                };
+                // Back to waiting for HELLO: the handshake timeout applies again.
+                let deadline = now + self.config.limits.handshake_timeout;
+                self.timers
+                    .insert((deadline, super::TimerKey::Handshake(conn)));
                 self.out.send(conn, Message::Goodbye(reply));
                 if let Some(c) = self.out.conns.get_mut(&conn) {
                     if !matches!(c.state, ConnState::Closed) {
@@ -330,43 +383,81 @@ impl RouterCore {
                 self.leave(realm, session, now);
             }
             Message::Error(e) if e.request_type == code::INVOCATION => {
-                let Some(r) = self.realms.get_mut(realm) else { return };
-                r.dealer.on_callee_error(&r.sessions, &mut self.out, session, e);
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
+                r.dealer
+                    .on_callee_error(&r.sessions, &mut self.out, session, e);
             }
             Message::Yield(y) => {
-                let Some(r) = self.realms.get_mut(realm) else { return };
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
                 r.dealer.on_yield(&r.sessions, &mut self.out, session, y);
             }
             Message::Publish(p) => {
                 let rule = self.config.uri_rule;
-                let Some(r) = self.realms.get_mut(realm) else { return };
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
                 broker::publish(r, &mut self.out, session, p, rule);
             }
             Message::Subscribe(s) => {
                 let limit = self.config.limits.max_subscriptions_per_session;
                 let rule = self.config.uri_rule;
-                let Some(r) = self.realms.get_mut(realm) else { return };
-                broker::subscribe(r, &mut self.out, &mut self.router_ids, session, s, rule, limit);
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
+                broker::subscribe(
+                    r,
+                    &mut self.out,
+                    &mut self.router_ids,
+                    session,
+                    s,
+                    rule,
+                    limit,
+                );
             }
             Message::Unsubscribe(u) => {
-                let Some(r) = self.realms.get_mut(realm) else { return };
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
                 broker::unsubscribe(r, &mut self.out, session, u);
             }
             Message::Register(reg) => {
                 let limit = self.config.limits.max_subscriptions_per_session;
                 let rule = self.config.uri_rule;
-                let Some(r) = self.realms.get_mut(realm) else { return };
-                dealer::register(r, &mut self.out, &mut self.router_ids, session, reg, rule, limit);
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
+                dealer::register(
+                    r,
+                    &mut self.out,
+                    &mut self.router_ids,
+                    session,
+                    reg,
+                    rule,
+                    limit,
+                );
             }
             Message::Unregister(u) => {
-                let Some(r) = self.realms.get_mut(realm) else { return };
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
                 dealer::unregister(r, &mut self.out, session, u);
             }
             Message::Call(c) => {
                 let rule = self.config.uri_rule;
                 let max_pending = self.config.limits.max_pending_calls_per_session;
-                let Some(r) = self.realms.get_mut(realm) else { return };
-                let call = dealer::CallCtx { caller: session, rule, max_pending, now };
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
+                let call = dealer::CallCtx {
+                    caller: session,
+                    rule,
+                    max_pending,
+                    now,
+                };
                 match dealer::call(r, &mut self.out, call, c) {
                     Ok(Some((deadline, request))) => {
                         let key = super::TimerKey::Call(realm.to_owned(), session, request);
@@ -377,7 +468,9 @@ impl RouterCore {
                 }
             }
             Message::Cancel(c) => {
-                let Some(r) = self.realms.get_mut(realm) else { return };
+                let Some(r) = self.realms.get_mut(realm) else {
+                    return;
+                };
                 r.dealer.on_cancel(&r.sessions, &mut self.out, session, c);
             }
             other => {

@@ -49,11 +49,20 @@ impl Harness {
         Self::with(RouterConfig::default())
     }
     fn with(config: RouterConfig) -> Self {
-        Harness { core: RouterCore::new(config), now: Instant::now() }
+        Harness {
+            core: RouterCore::new(config),
+            now: Instant::now(),
+        }
     }
     fn connect_cap(&mut self, cap: usize) -> Peer {
-        let q = Arc::new(Mutex::new(Queue { cap, ..Default::default() }));
-        let conn = self.core.connect(Box::new(TestSink(q.clone())), self.now).expect("connect");
+        let q = Arc::new(Mutex::new(Queue {
+            cap,
+            ..Default::default()
+        }));
+        let conn = self
+            .core
+            .connect(Box::new(TestSink(q.clone())), self.now)
+            .expect("connect");
         Peer { conn, q }
     }
     fn connect(&mut self) -> Peer {
@@ -85,7 +94,12 @@ const HELLO: &str = r#"[1,"realm1",{"roles":{"caller":{"features":{"progressive_
 
 impl Peer {
     fn recv(&self) -> Message {
-        self.q.lock().unwrap().msgs.pop_front().expect("expected a message from the router")
+        self.q
+            .lock()
+            .unwrap()
+            .msgs
+            .pop_front()
+            .expect("expected a message from the router")
     }
     fn none(&self) {
         let q = self.q.lock().unwrap();
@@ -106,7 +120,10 @@ impl Peer {
     fn error(&self, request_type: u64, request: u64, uri: &str) -> crate::message::Error {
         match self.recv() {
             M::Error(e) => {
-                assert_eq!((e.request_type, e.request.get(), e.error.as_str()), (request_type, request, uri));
+                assert_eq!(
+                    (e.request_type, e.request.get(), e.error.as_str()),
+                    (request_type, request, uri)
+                );
                 e
             }
             other => panic!("expected ERROR {uri}, got {other:?}"),
@@ -162,9 +179,17 @@ fn hello_welcome_announces_exactly_the_implemented_features() {
     assert_eq!(w.details.get_str("authrole"), Some("anonymous"));
     let roles = w.details.get("roles").and_then(Value::as_dict).unwrap();
     let feats = |r: &str| -> Vec<String> {
-        let f = roles.get(r).and_then(Value::as_dict).unwrap().get("features");
-        let mut v: Vec<String> =
-            f.and_then(Value::as_dict).unwrap().iter().map(|(k, _)| k.to_owned()).collect();
+        let f = roles
+            .get(r)
+            .and_then(Value::as_dict)
+            .unwrap()
+            .get("features");
+        let mut v: Vec<String> = f
+            .and_then(Value::as_dict)
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.to_owned())
+            .collect();
         v.sort();
         v
     };
@@ -222,13 +247,19 @@ fn hello_rejections() {
     h.send(&p, r#"[1,"realm1",{}]"#); // roles missing
     p.aborted(uris::PROTOCOL_VIOLATION);
     let p = h.connect();
-    h.send(&p, r#"[1,"realm1",{"roles":{"caller":{}},"authmethods":["ticket"],"authid":"x"}]"#);
+    h.send(
+        &p,
+        r#"[1,"realm1",{"roles":{"caller":{}},"authmethods":["ticket"],"authid":"x"}]"#,
+    );
     p.aborted(uris::NO_AUTH_METHOD);
 }
 
 #[test]
 fn realms_on_demand() {
-    let mut config = RouterConfig { create_realms_on_demand: true, ..Default::default() };
+    let mut config = RouterConfig {
+        create_realms_on_demand: true,
+        ..Default::default()
+    };
     config.limits.max_realms = 2;
     let mut h = Harness::with(config);
     let p = h.connect();
@@ -309,6 +340,11 @@ fn goodbye_then_rejoin_on_the_same_transport() {
     assert_eq!(h.core.session_count(), 0);
     h.send(&p, HELLO);
     assert!(matches!(p.recv(), M::Welcome(_)));
+    // Idle after GOODBYE for too long: closed.
+    h.send(&p, r#"[6,{},"wamp.close.close_realm"]"#);
+    p.recv();
+    h.advance(Duration::from_secs(11));
+    p.aborted(uris::PROTOCOL_VIOLATION);
 }
 
 #[test]
@@ -339,7 +375,11 @@ fn max_sessions_refuses_connections() {
     let mut h = Harness::with(config);
     let a = h.connect();
     let _b = h.connect();
-    assert!(h.core.connect(Box::new(TestSink(Default::default())), h.now).is_err());
+    assert!(
+        h.core
+            .connect(Box::new(TestSink(Default::default())), h.now)
+            .is_err()
+    );
     h.core.disconnect(a.conn, h.now);
     let _c = h.connect();
 }
@@ -353,11 +393,19 @@ fn subscribe_publish_event_unsubscribe() {
     let (publ, _) = h.join();
     h.send(&sub, r#"[32,1,{},"com.x.t"]"#);
     let sid = subscribed(&sub, 1);
-    h.send(&publ, r#"[16,1,{"acknowledge":true},"com.x.t",[1,"two"],{"k":true}]"#);
-    let M::Published(pd) = publ.recv() else { panic!() };
+    h.send(
+        &publ,
+        r#"[16,1,{"acknowledge":true},"com.x.t",[1,"two"],{"k":true}]"#,
+    );
+    let M::Published(pd) = publ.recv() else {
+        panic!()
+    };
     let e = event(&sub);
     assert_eq!((e.subscription, e.publication), (sid, pd.publication));
-    assert_eq!(e.payload.args, Some(vec![Value::UInt(1), Value::from("two")]));
+    assert_eq!(
+        e.payload.args,
+        Some(vec![Value::UInt(1), Value::from("two")])
+    );
     assert_eq!(e.payload.kwargs.unwrap().get_bool("k"), Some(true));
     assert!(e.details.get("publisher").is_none());
     // Same subscription twice: same ID.
@@ -403,7 +451,10 @@ fn publisher_exclusion_and_identification() {
     h.send(&a, r#"[16,2,{},"t.x"]"#);
     event(&b);
     a.none();
-    h.send(&a, r#"[16,3,{"exclude_me":false,"disclose_me":true},"t.x"]"#);
+    h.send(
+        &a,
+        r#"[16,3,{"exclude_me":false,"disclose_me":true},"t.x"]"#,
+    );
     let e = event(&a);
     assert_eq!(e.details.get_u64("publisher"), Some(aid.get()));
     assert_eq!(e.details.get_str("publisher_authrole"), Some("anonymous"));
@@ -429,7 +480,10 @@ fn black_and_white_listing() {
     h.send(&a, r#"[16,4,{"exclude_authrole":["anonymous"]}, "t.x"]"#);
     b.none();
     c.none();
-    h.send(&a, &format!(r#"[16,5,{{"eligible":[{bid},{cid}],"exclude":[{cid}]}},"t.x"]"#));
+    h.send(
+        &a,
+        &format!(r#"[16,5,{{"eligible":[{bid},{cid}],"exclude":[{cid}]}},"t.x"]"#),
+    );
     event(&b);
     c.none();
 }
@@ -449,7 +503,10 @@ fn pattern_subscriptions() {
     let mut got: Vec<(Id, Option<String>)> = (0..3)
         .map(|_| {
             let e = event(&s);
-            (e.subscription, e.details.get_str("topic").map(str::to_owned))
+            (
+                e.subscription,
+                e.details.get_str("topic").map(str::to_owned),
+            )
         })
         .collect();
     got.sort();
@@ -531,7 +588,13 @@ fn rpc_errors() {
     // Callee answers with an application error, routed back with its payload.
     h.send(&caller, r#"[48,7,{},"com.x.p"]"#);
     let inv = invocation(&callee);
-    h.send(&callee, &format!(r#"[8,68,{},{{}},"com.x.oops",["bad"],{{"n":1}}]"#, inv.request));
+    h.send(
+        &callee,
+        &format!(
+            r#"[8,68,{},{{}},"com.x.oops",["bad"],{{"n":1}}]"#,
+            inv.request
+        ),
+    );
     let e = caller.error(code::CALL, 7, "com.x.oops");
     assert_eq!(e.payload.args, Some(vec![Value::from("bad")]));
     // Unregister, then the procedure is gone.
@@ -573,7 +636,10 @@ fn progressive_results() {
     let inv = invocation(&callee);
     assert_eq!(inv.details.get_bool("receive_progress"), Some(true));
     for i in 0..3 {
-        h.send(&callee, &format!(r#"[70,{},{{"progress":true}},[{i}]]"#, inv.request));
+        h.send(
+            &callee,
+            &format!(r#"[70,{},{{"progress":true}},[{i}]]"#, inv.request),
+        );
         let r = result(&caller, 1);
         assert_eq!(r.details.get_bool("progress"), Some(true));
         assert_eq!(r.payload.args, Some(vec![Value::UInt(i)]));
@@ -584,7 +650,10 @@ fn progressive_results() {
     // Progress not requested: progressive yields are dropped, the final one delivered.
     h.send(&caller, r#"[48,2,{},"com.x.p"]"#);
     let inv = invocation(&callee);
-    h.send(&callee, &format!(r#"[70,{},{{"progress":true}},[0]]"#, inv.request));
+    h.send(
+        &callee,
+        &format!(r#"[70,{},{{"progress":true}},[0]]"#, inv.request),
+    );
     caller.none();
     h.send(&callee, &format!(r#"[70,{},{{}},[1]]"#, inv.request));
     result(&caller, 2);
@@ -614,7 +683,10 @@ fn cancel_modes() {
         other => panic!("{other:?}"),
     }
     caller.none();
-    h.send(&callee, &format!(r#"[8,68,{},{{}},"wamp.error.canceled"]"#, inv.request));
+    h.send(
+        &callee,
+        &format!(r#"[8,68,{},{{}},"wamp.error.canceled"]"#, inv.request),
+    );
     caller.error(code::CALL, 2, uris::CANCELED);
     // killnowait: INTERRUPT and error now.
     h.send(&caller, r#"[48,3,{},"com.x.p"]"#);
@@ -622,7 +694,10 @@ fn cancel_modes() {
     h.send(&caller, r#"[49,3,{"mode":"killnowait"}]"#);
     assert!(matches!(callee.recv(), M::Interrupt(i) if i.request == inv.request));
     caller.error(code::CALL, 3, uris::CANCELED);
-    h.send(&callee, &format!(r#"[8,68,{},{{}},"wamp.error.canceled"]"#, inv.request));
+    h.send(
+        &callee,
+        &format!(r#"[8,68,{},{{}},"wamp.error.canceled"]"#, inv.request),
+    );
     caller.none();
     // Cancel of an unknown call is ignored.
     h.send(&caller, r#"[49,99,{}]"#);
@@ -665,6 +740,20 @@ fn call_timeout() {
     result(&caller, 2);
     h.advance(Duration::from_secs(1));
     caller.none();
+    // Timers of calls that finish early are removed at once; absurd timeouts do not overflow.
+    let armed = h.core.timer_count();
+    h.send(&caller, r#"[48,3,{"timeout":86400000},"com.x.p"]"#);
+    assert_eq!(h.core.timer_count(), armed + 1);
+    let inv = invocation(&callee);
+    h.send(&callee, &format!("[70,{},{{}}]", inv.request));
+    result(&caller, 3);
+    assert_eq!(h.core.timer_count(), armed);
+    h.send(
+        &caller,
+        r#"[48,4,{"timeout":18446744073709551615},"com.x.p"]"#,
+    );
+    invocation(&callee);
+    assert!(h.core.timer_count() <= armed + 1);
 }
 
 #[test]
@@ -679,7 +768,10 @@ fn caller_identification() {
     h.send(&callee, r#"[64,2,{"disclose_caller":true},"com.x.q"]"#);
     registered(&callee, 2);
     h.send(&caller, r#"[48,2,{},"com.x.q"]"#);
-    assert_eq!(invocation(&callee).details.get_u64("caller"), Some(cid.get()));
+    assert_eq!(
+        invocation(&callee).details.get_u64("caller"),
+        Some(cid.get())
+    );
 }
 
 #[test]
@@ -698,12 +790,24 @@ fn pattern_registrations() {
     let route = |h: &mut Harness, proc_: &str, req: u64| {
         h.send(&caller, &format!(r#"[48,{req},{{}},"{proc_}"]"#));
         let inv = invocation(&callee);
-        (inv.registration, inv.details.get_str("procedure").map(str::to_owned))
+        (
+            inv.registration,
+            inv.details.get_str("procedure").map(str::to_owned),
+        )
     };
     assert_eq!(route(&mut h, "com.app.admin.get", 1), (exact, None));
-    assert_eq!(route(&mut h, "com.app.admin.set", 2), (long, Some("com.app.admin.set".into())));
-    assert_eq!(route(&mut h, "com.app.x", 3), (short, Some("com.app.x".into())));
-    assert_eq!(route(&mut h, "com.other.get", 4), (wild, Some("com.other.get".into())));
+    assert_eq!(
+        route(&mut h, "com.app.admin.set", 2),
+        (long, Some("com.app.admin.set".into()))
+    );
+    assert_eq!(
+        route(&mut h, "com.app.x", 3),
+        (short, Some("com.app.x".into()))
+    );
+    assert_eq!(
+        route(&mut h, "com.other.get", 4),
+        (wild, Some("com.other.get".into()))
+    );
 }
 
 #[test]
@@ -770,9 +874,18 @@ fn session_meta_events_and_procedures() {
     ids.sort();
     let want = Value::List(ids.into_iter().map(Value::UInt).collect());
     assert_eq!(result(&watcher, 5).payload.args, Some(vec![want]));
-    h.send(&watcher, &format!(r#"[48,6,{{}},"wamp.session.get",[{oid}]]"#));
+    h.send(
+        &watcher,
+        &format!(r#"[48,6,{{}},"wamp.session.get",[{oid}]]"#),
+    );
     let r = result(&watcher, 6);
-    assert_eq!(r.payload.args.unwrap()[0].as_dict().unwrap().get_u64("session"), Some(oid.get()));
+    assert_eq!(
+        r.payload.args.unwrap()[0]
+            .as_dict()
+            .unwrap()
+            .get_u64("session"),
+        Some(oid.get())
+    );
     h.send(&watcher, r#"[48,7,{},"wamp.session.get",[1]]"#);
     watcher.error(code::CALL, 7, uris::NO_SUCH_SESSION);
     h.send(&watcher, r#"[48,8,{},"wamp.nothing"]"#);
@@ -787,14 +900,22 @@ fn session_meta_events_and_procedures() {
 fn auth_config() -> RouterConfig {
     let mut c = RouterConfig::default();
     c.auth.allow_anonymous = false;
-    c.auth.tickets.insert("joe".into(), Credential::new("secret!", "user"));
-    c.auth.wampcra.insert("peter".into(), Credential::new("s3cr3t", "admin"));
+    c.auth
+        .tickets
+        .insert("joe".into(), Credential::new("secret!", "user"));
+    c.auth
+        .wampcra
+        .insert("peter".into(), Credential::new("s3cr3t", "admin"));
     c.auth.wampcra.insert(
         "salty".into(),
         Credential {
             secret: "pw".into(),
             role: "user".into(),
-            salt: Some(Salt { salt: "salt123".into(), iterations: 100, keylen: 32 }),
+            salt: Some(Salt {
+                salt: "salt123".into(),
+                iterations: 100,
+                keylen: 32,
+            }),
         },
     );
     c
@@ -832,7 +953,10 @@ fn ticket_auth() {
 fn wampcra_auth() {
     let mut h = Harness::with(auth_config());
     let p = h.connect();
-    h.send(&p, r#"[1,"realm1",{"roles":{"caller":{}},"authmethods":["wampcra"],"authid":"peter"}]"#);
+    h.send(
+        &p,
+        r#"[1,"realm1",{"roles":{"caller":{}},"authmethods":["wampcra"],"authid":"peter"}]"#,
+    );
     let M::Challenge(c) = p.recv() else { panic!() };
     assert_eq!(c.auth_method, "wampcra");
     let challenge = c.extra.get_str("challenge").unwrap();
@@ -846,18 +970,55 @@ fn wampcra_auth() {
     assert_eq!(w.details.get_str("authrole"), Some("admin"));
     // Wrong key.
     let p = h.connect();
-    h.send(&p, r#"[1,"realm1",{"roles":{"caller":{}},"authmethods":["wampcra"],"authid":"peter"}]"#);
+    h.send(
+        &p,
+        r#"[1,"realm1",{"roles":{"caller":{}},"authmethods":["wampcra"],"authid":"peter"}]"#,
+    );
     let M::Challenge(c) = p.recv() else { panic!() };
     let sig = auth::wampcra_sign(b"guess", c.extra.get_str("challenge").unwrap());
     h.send(&p, &format!(r#"[5,"{sig}",{{}}]"#));
     p.aborted(uris::AUTHENTICATION_FAILED);
     // Salted.
     let p = h.connect();
-    h.send(&p, r#"[1,"realm1",{"roles":{"caller":{}},"authmethods":["wampcra"],"authid":"salty"}]"#);
+    h.send(
+        &p,
+        r#"[1,"realm1",{"roles":{"caller":{}},"authmethods":["wampcra"],"authid":"salty"}]"#,
+    );
     let M::Challenge(c) = p.recv() else { panic!() };
     assert_eq!(c.extra.get_str("salt"), Some("salt123"));
     let key = auth::derive_key("pw", "salt123", 100, 32);
     let sig = auth::wampcra_sign(key.as_bytes(), c.extra.get_str("challenge").unwrap());
     h.send(&p, &format!(r#"[5,"{sig}",{{}}]"#));
     assert!(matches!(p.recv(), M::Welcome(_)));
+}
+
+#[test]
+fn authid_black_and_white_listing() {
+    let mut h = Harness::new();
+    let join_as = |h: &mut Harness, authid: &str| -> Peer {
+        let p = h.connect();
+        h.send(
+            &p,
+            &format!(r#"[1,"realm1",{{"roles":{{"subscriber":{{}}}},"authid":"{authid}"}}]"#),
+        );
+        match p.recv() {
+            M::Welcome(w) => assert_eq!(w.details.get_str("authid"), Some(authid)),
+            other => panic!("{other:?}"),
+        }
+        h.send(&p, r#"[32,1,{},"t.x"]"#);
+        subscribed(&p, 1);
+        p
+    };
+    let alice = join_as(&mut h, "alice");
+    let bob = join_as(&mut h, "bob");
+    let (publ, _) = h.join();
+    h.send(&publ, r#"[16,1,{"exclude_authid":["alice"]},"t.x"]"#);
+    event(&bob);
+    alice.none();
+    h.send(&publ, r#"[16,2,{"eligible_authid":["alice"]},"t.x"]"#);
+    event(&alice);
+    bob.none();
+    h.send(&publ, r#"[16,3,{"eligible_authrole":["nobody"]},"t.x"]"#);
+    alice.none();
+    bob.none();
 }

@@ -102,7 +102,12 @@ pub enum ClientHelloParse {
 impl ClientHello {
     /// Encodes the 4 handshake bytes.
     pub fn encode(self) -> [u8; 4] {
-        [MAGIC, (length_exponent(self.max_len) << 4) | self.serializer.rawsocket_id(), 0, 0]
+        [
+            MAGIC,
+            (length_exponent(self.max_len) << 4) | self.serializer.rawsocket_id(),
+            0,
+            0,
+        ]
     }
 
     /// Parses the client's 4 bytes.
@@ -141,9 +146,15 @@ impl HandshakeReply {
     /// Encodes the 4 reply bytes.
     pub fn encode(self) -> [u8; 4] {
         match self {
-            HandshakeReply::Accept { serializer, max_len } => {
-                [MAGIC, (length_exponent(max_len) << 4) | serializer.rawsocket_id(), 0, 0]
-            }
+            HandshakeReply::Accept {
+                serializer,
+                max_len,
+            } => [
+                MAGIC,
+                (length_exponent(max_len) << 4) | serializer.rawsocket_id(),
+                0,
+                0,
+            ],
             HandshakeReply::Error(e) => [MAGIC, e.code() << 4, 0, 0],
         }
     }
@@ -158,7 +169,10 @@ impl HandshakeReply {
             return Some(HandshakeReply::Error(HandshakeError::from_code(b[1] >> 4)));
         }
         let serializer = Serializer::from_rawsocket_id(ser)?;
-        Some(HandshakeReply::Accept { serializer, max_len: length_from_exponent(b[1] >> 4) })
+        Some(HandshakeReply::Accept {
+            serializer,
+            max_len: length_from_exponent(b[1] >> 4),
+        })
     }
 }
 
@@ -252,9 +266,19 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     payload: &[u8],
 ) -> std::io::Result<()> {
     if payload.len() > MAX_FRAME_LEN {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame too long"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "frame too long",
+        ));
     }
-    w.write_all(&FrameHeader { kind, len: payload.len() }.encode()).await?;
+    w.write_all(
+        &FrameHeader {
+            kind,
+            len: payload.len(),
+        }
+        .encode(),
+    )
+    .await?;
     w.write_all(payload).await
 }
 
@@ -274,10 +298,16 @@ mod tests {
 
     #[test]
     fn client_hello_round_trip_and_errors() {
-        let h = ClientHello { serializer: Serializer::Cbor, max_len: 1 << 24 };
+        let h = ClientHello {
+            serializer: Serializer::Cbor,
+            max_len: 1 << 24,
+        };
         assert_eq!(h.encode(), [0x7F, 0xF3, 0, 0]);
         assert_eq!(ClientHello::parse(h.encode()), ClientHelloParse::Ok(h));
-        assert_eq!(ClientHello::parse([0x47, 0x45, 0x54, 0x20]), ClientHelloParse::NotRawSocket);
+        assert_eq!(
+            ClientHello::parse([0x47, 0x45, 0x54, 0x20]),
+            ClientHelloParse::NotRawSocket
+        );
         assert_eq!(
             ClientHello::parse([0x7F, 0xF9, 0, 0]),
             ClientHelloParse::Reject(HandshakeError::SerializerUnsupported)
@@ -290,7 +320,10 @@ mod tests {
 
     #[test]
     fn replies() {
-        let a = HandshakeReply::Accept { serializer: Serializer::Json, max_len: 1 << 20 };
+        let a = HandshakeReply::Accept {
+            serializer: Serializer::Json,
+            max_len: 1 << 20,
+        };
         assert_eq!(a.encode(), [0x7F, 0xB1, 0, 0]);
         assert_eq!(HandshakeReply::parse(a.encode()), Some(a));
         let e = HandshakeReply::Error(HandshakeError::SerializerUnsupported);
@@ -301,24 +334,43 @@ mod tests {
 
     #[test]
     fn frame_headers() {
-        let h = FrameHeader { kind: FrameKind::Ping, len: 0x010203 };
+        let h = FrameHeader {
+            kind: FrameKind::Ping,
+            len: 0x010203,
+        };
         assert_eq!(h.encode(), [1, 1, 2, 3]);
         assert_eq!(FrameHeader::parse(h.encode(), 1 << 24), Ok(h));
         assert_eq!(
             FrameHeader::parse([0, 0, 4, 1], 1024),
-            Err(FrameError::TooLong { len: 1025, max: 1024 })
+            Err(FrameError::TooLong {
+                len: 1025,
+                max: 1024
+            })
         );
-        assert_eq!(FrameHeader::parse([8, 0, 0, 1], 1024), Err(FrameError::BadType(8)));
-        assert_eq!(FrameHeader::parse([3, 0, 0, 1], 1024), Err(FrameError::BadType(3)));
+        assert_eq!(
+            FrameHeader::parse([8, 0, 0, 1], 1024),
+            Err(FrameError::BadType(8))
+        );
+        assert_eq!(
+            FrameHeader::parse([3, 0, 0, 1], 1024),
+            Err(FrameError::BadType(3))
+        );
     }
 
     #[tokio::test]
     async fn frames_over_a_pipe() {
         let (mut a, mut b) = tokio::io::duplex(64);
-        write_frame(&mut a, FrameKind::Message, b"hello").await.unwrap();
+        write_frame(&mut a, FrameKind::Message, b"hello")
+            .await
+            .unwrap();
         a.flush().await.unwrap();
-        assert_eq!(read_frame(&mut b, 100).await.unwrap(), Some((FrameKind::Message, b"hello".to_vec())));
-        write_frame(&mut a, FrameKind::Message, &[0; 50]).await.unwrap();
+        assert_eq!(
+            read_frame(&mut b, 100).await.unwrap(),
+            Some((FrameKind::Message, b"hello".to_vec()))
+        );
+        write_frame(&mut a, FrameKind::Message, &[0; 50])
+            .await
+            .unwrap();
         assert!(read_frame(&mut b, 10).await.is_err());
         drop(a);
         let (_a2, mut b2) = tokio::io::duplex(64);

@@ -33,7 +33,10 @@ pub fn ws_config(max_message_size: usize) -> WebSocketConfig {
 
 /// The first subprotocol in the client's list that we support.
 pub fn choose_subprotocol(offered: &str) -> Option<Serializer> {
-    offered.split(',').map(str::trim).find_map(Serializer::from_subprotocol)
+    offered
+        .split(',')
+        .map(str::trim)
+        .find_map(Serializer::from_subprotocol)
 }
 
 /// Accepts a WebSocket on `path`, negotiating a WAMP subprotocol. Requests for another path get
@@ -46,6 +49,8 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     let chosen: Arc<Mutex<Option<Serializer>>> = Arc::default();
     let chosen_cb = chosen.clone();
     let path = path.to_owned();
+    // The error type is fixed by tungstenite's `Callback` trait.
+    #[allow(clippy::result_large_err)]
     let callback = move |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         let reject = |status: StatusCode, why: &str| {
             let mut r = ErrorResponse::new(Some(why.to_owned()));
@@ -63,10 +68,15 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
             .collect::<Vec<_>>()
             .join(",");
         let Some(ser) = choose_subprotocol(&offered) else {
-            return Err(reject(StatusCode::BAD_REQUEST, "no supported WAMP subprotocol offered"));
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "no supported WAMP subprotocol offered",
+            ));
         };
-        resp.headers_mut()
-            .insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(ser.subprotocol()));
+        resp.headers_mut().insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(ser.subprotocol()),
+        );
         if let Ok(mut c) = chosen_cb.lock() {
             *c = Some(ser);
         }
@@ -78,7 +88,11 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         Some(ws_config(max_message_size)),
     )
     .await?;
-    let ser = chosen.lock().ok().and_then(|c| *c).ok_or(WsError::NoSubprotocol)?;
+    let ser = chosen
+        .lock()
+        .ok()
+        .and_then(|c| *c)
+        .ok_or(WsError::NoSubprotocol)?;
     Ok((ws, ser))
 }
 
@@ -91,16 +105,18 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(WebSocketStream<S>, Serializer), WsError> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = url.into_client_request()?;
-    let offer = serializers.iter().map(|s| s.subprotocol()).collect::<Vec<_>>().join(", ");
+    let offer = serializers
+        .iter()
+        .map(|s| s.subprotocol())
+        .collect::<Vec<_>>()
+        .join(", ");
     let value = HeaderValue::from_str(&offer)
         .map_err(|e| WsError::Handshake(tungstenite::Error::HttpFormat(e.into())))?;
-    req.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, value);
-    let (ws, resp) = tokio_tungstenite::client_async_with_config(
-        req,
-        stream,
-        Some(ws_config(max_message_size)),
-    )
-    .await?;
+    req.headers_mut()
+        .insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+    let (ws, resp) =
+        tokio_tungstenite::client_async_with_config(req, stream, Some(ws_config(max_message_size)))
+            .await?;
     let ser = resp
         .headers()
         .get(header::SEC_WEBSOCKET_PROTOCOL)
@@ -129,8 +145,14 @@ mod tests {
 
     #[test]
     fn subprotocol_choice_follows_client_order() {
-        assert_eq!(choose_subprotocol("wamp.2.cbor, wamp.2.json"), Some(Serializer::Cbor));
-        assert_eq!(choose_subprotocol("foo,wamp.2.msgpack"), Some(Serializer::MsgPack));
+        assert_eq!(
+            choose_subprotocol("wamp.2.cbor, wamp.2.json"),
+            Some(Serializer::Cbor)
+        );
+        assert_eq!(
+            choose_subprotocol("foo,wamp.2.msgpack"),
+            Some(Serializer::MsgPack)
+        );
         assert_eq!(choose_subprotocol("wamp.2.json.batched"), None);
         assert_eq!(choose_subprotocol(""), None);
     }
