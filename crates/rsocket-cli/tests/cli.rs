@@ -421,18 +421,7 @@ fn connection_failure_exits_3() {
 }
 
 #[test]
-fn tls_uris_and_usage_errors_exit_2() {
-    for uri in [
-        "wss://example.invalid/rsocket",
-        "tcp+tls://example.invalid:443",
-    ] {
-        let r = rsocket(&[uri, "-r", "echo"]);
-        assert_eq!(r.code, 2);
-        assert_eq!(
-            r.stderr.trim_end(),
-            "rsocket: TLS (wss://, tcp+tls://) is not supported yet"
-        );
-    }
+fn usage_errors_exit_2() {
     let cases: &[&[&str]] = &[
         &[],
         &["ftp://x"],
@@ -708,5 +697,78 @@ fn debug_output_decodes_frames_both_ways() {
             "{needle:?} missing: {}",
             r.stderr
         );
+    }
+}
+
+/// A TLS echo server (TCP and WebSocket) with a fresh self-signed certificate for
+/// `localhost`; returns the ports and the certificate PEM file.
+fn tls_server() -> (u16, u16, std::path::PathBuf, std::thread::JoinHandle<()>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let dir = std::env::temp_dir().join(format!("rsocket-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &cert_pem).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let tls =
+                rsocket::transport::tls::server_config(cert_pem.as_bytes(), key_pem.as_bytes())
+                    .unwrap();
+            let server = rsocket::Server::builder()
+                .responder(
+                    rsocket::RequestHandler::new()
+                        .request_response(|p: rsocket::Payload| async move { Ok(p) }),
+                )
+                .build();
+            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send((
+                tcp.local_addr().unwrap().port(),
+                ws.local_addr().unwrap().port(),
+            ))
+            .unwrap();
+            let (s2, t2) = (server.clone(), tls.clone());
+            let a = tokio::spawn(async move { s2.serve_tls(tcp, t2).await });
+            let b = tokio::spawn(async move { server.serve_wss(ws, "/rsocket", tls).await });
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+                let _ = tokio::join!(a, b);
+            })
+            .await;
+        });
+    });
+    let (tcp, ws) = rx.recv().unwrap();
+    (tcp, ws, ca, handle)
+}
+
+#[test]
+fn tls_and_wss_with_ca_cert_or_insecure() {
+    let (tcp, ws, ca, _server) = tls_server();
+    let ca = ca.to_str().unwrap();
+    for uri in [
+        format!("tcp+tls://localhost:{tcp}"),
+        format!("wss://localhost:{ws}/rsocket"),
+    ] {
+        let r = rsocket(&[&uri, "-d", "secure", "--ca-cert", ca]);
+        assert_eq!(r.code, 0, "{uri}: {}", r.stderr);
+        assert_eq!(r.stdout.trim_end(), "secure");
+        let r = rsocket(&[&uri, "-d", "x"]);
+        assert_eq!(
+            r.code, 3,
+            "an untrusted certificate must fail: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("TLS handshake") || r.stderr.contains("certificate"),
+            "{}",
+            r.stderr
+        );
+        let r = rsocket(&[&uri, "-d", "insecure", "-k"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout.trim_end(), "insecure");
     }
 }

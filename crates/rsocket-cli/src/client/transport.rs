@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rsocket::transport::{FrameIo, Inbound, LengthPrefixed, TransportUri};
+use rsocket::transport::{ConnectOptions, FrameIo, Inbound, TransportUri};
 use rsocket_proto::Frame;
 use tokio::sync::Notify;
 
@@ -22,17 +22,6 @@ use crate::pretty::FramePrinter;
 
 /// How long establishing the TCP, Unix or WebSocket connection may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The message for URIs that need TLS.
-pub(crate) const TLS_UNSUPPORTED: &str = "TLS (wss://, tcp+tls://) is not supported yet";
-
-/// True for URIs whose scheme needs TLS.
-pub(crate) fn needs_tls(uri: &str) -> bool {
-    let lower = uri.to_ascii_lowercase();
-    ["wss://", "tcp+tls://", "tls://", "tcps://"]
-        .iter()
-        .any(|s| lower.starts_with(s))
-}
 
 /// Signals when the transport has been closed or dropped by the connection's driver.
 #[derive(Clone, Debug, Default)]
@@ -131,58 +120,24 @@ fn tap<T: FrameIo>(io: T, debug: bool, finished: &Finished) -> Box<dyn FrameIo> 
     })
 }
 
-/// Connects to `uri`. Errors: usage (exit 2) for bad URIs and TLS, connection (exit 3) for
-/// everything that fails on the network.
+/// Connects to `uri` (`tcp://`, `tcp+tls://`, `ws://`, `wss://`, `unix:`). Errors: usage
+/// (exit 2) for bad URIs and options, connection (exit 3) for everything that fails on the
+/// network, TLS handshakes included.
 pub(crate) async fn open(
     uri: &str,
-    ws_headers: &[(String, String)],
+    opts: &ConnectOptions,
     debug: bool,
     finished: &Finished,
 ) -> Result<Box<dyn FrameIo>, Failure> {
-    if needs_tls(uri) {
-        return Err(Failure::usage(TLS_UNSUPPORTED));
-    }
     let parsed: TransportUri = uri
         .parse()
         .map_err(|e: rsocket::Error| Failure::usage(e.message().to_string()))?;
-    let max = rsocket_proto::Config::default().limits.max_frame_size;
-    let timed_out = || Failure::connect(format!("cannot connect to {parsed}: timed out"));
-    match &parsed {
-        TransportUri::Tcp(addr) => {
-            let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
-                .await
-                .map_err(|_| timed_out())?
-                .map_err(|e| Failure::connect(format!("cannot connect to {parsed}: {e}")))?;
-            let _ = tcp.set_nodelay(true);
-            Ok(tap(LengthPrefixed::new(tcp, max), debug, finished))
-        }
-        #[cfg(unix)]
-        TransportUri::Unix(path) => {
-            let s = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path))
-                .await
-                .map_err(|_| timed_out())?
-                .map_err(|e| Failure::connect(format!("cannot connect to {parsed}: {e}")))?;
-            Ok(tap(LengthPrefixed::new(s, max), debug, finished))
-        }
-        #[cfg(not(unix))]
-        TransportUri::Unix(_) => Err(Failure::usage(
-            "Unix sockets are not available on this platform",
-        )),
-        TransportUri::WebSocket(url) => {
-            let ws = tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                rsocket::transport::ws::connect(url, ws_headers),
-            )
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(|e| match e.kind() {
-                rsocket::ErrorKind::Usage => Failure::usage(e.message().to_string()),
-                _ => Failure::connect(e.message().to_string()),
-            })?;
-            Ok(tap(ws, debug, finished))
-        }
-        // TLS variants (and any the runtime adds later).
-        #[allow(unreachable_patterns)]
-        _ => Err(Failure::usage(TLS_UNSUPPORTED)),
-    }
+    let io = tokio::time::timeout(CONNECT_TIMEOUT, rsocket::transport::connect(&parsed, opts))
+        .await
+        .map_err(|_| Failure::connect(format!("cannot connect to {parsed}: timed out")))?
+        .map_err(|e| match e.kind() {
+            rsocket::ErrorKind::Usage => Failure::usage(e.message().to_string()),
+            _ => Failure::connect(e.message().to_string()),
+        })?;
+    Ok(tap(io, debug, finished))
 }
