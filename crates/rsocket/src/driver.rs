@@ -538,6 +538,23 @@ impl<T: FrameIo> Future for Driver<T> {
     }
 }
 
+impl<T: FrameIo> Drop for Driver<T> {
+    /// Whatever ended the driver (the connection closing, or its task being dropped), the
+    /// handles learn that nothing more will be written.
+    fn drop(&mut self) {
+        let mut s = self.inner.lock();
+        s.driver_done = true;
+        if s.closed.is_none() {
+            s.closed = Some(Error::new(
+                crate::ErrorKind::ConnectionClosed,
+                "the connection's task ended",
+            ));
+        }
+        drop(s);
+        self.inner.capacity.notify_waiters();
+    }
+}
+
 impl<T: FrameIo> Driver<T> {
     /// Routes events produced while polling producers (requests refused, closes); true when
     /// there were none.

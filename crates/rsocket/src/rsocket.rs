@@ -200,14 +200,19 @@ impl RSocket {
         self.inner.driver.wake();
     }
 
-    /// Waits for the connection to end and returns why.
+    /// Waits for the connection to end and returns why. It returns once the connection's
+    /// task has flushed what was queued and closed the transport, so a process may exit right
+    /// after it without losing a fire-and-forget sent just before [`RSocket::close`].
     pub async fn closed(&self) -> Error {
         loop {
             let notified = self.inner.capacity.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(e) = &self.inner.lock().closed {
-                return e.clone();
+            {
+                let s = self.inner.lock();
+                if let (Some(e), true) = (&s.closed, s.driver_done) {
+                    return e.clone();
+                }
             }
             notified.await;
         }

@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub(crate) io_backlog: usize,
     /// Set once the connection is over.
     pub(crate) closed: Option<Error>,
+    /// Set once the driver has flushed and closed the transport (or was dropped).
+    pub(crate) driver_done: bool,
 }
 
 impl Shared {
@@ -90,6 +92,7 @@ impl Shared {
             new_outbound: Vec::new(),
             io_backlog: 0,
             closed: None,
+            driver_done: false,
         }
     }
 
