@@ -88,7 +88,8 @@ pub struct Limits {
     pub cancel_window: Duration,
     /// Requests the peer may cancel (or end with ERROR) before any response within one window.
     /// Default 10,000; above it the connection is closed with CONNECTION_ERROR (HTTP/2 "Rapid
-    /// Reset").
+    /// Reset"). Requests abandoned while their fragments were still arriving do not count: no
+    /// handler was started for them, and the spec allows it.
     pub max_cancels_per_window: u32,
     /// Frames the spec says to ignore (unknown streams, I-flag frames, ...) accepted per
     /// window before the connection is closed. Default 100,000 per `cancel_window`.

@@ -337,10 +337,12 @@ impl Connection {
 
     fn on_stream_error(&mut self, now: Instant, e: ErrorFrame) {
         // A requester ending a request with ERROR before any response is as much a rapid
-        // reset as a CANCEL: both count for the rapid-cancel guard.
+        // reset as a CANCEL: both count for the rapid-cancel guard. A request abandoned while
+        // its fragments were still arriving started no handler, so it costs no more than the
+        // frames themselves (the spec allows it: "Sender MAY CANCEL mid-sequence").
         if let Some(p) = self.partial.remove(&e.stream_id) {
             self.release(Some(&p.reassembly));
-            return self.count_cancel(now);
+            return;
         }
         let Some(st) = self.streams.remove(&e.stream_id) else {
             return self.ignored(now);
@@ -639,8 +641,10 @@ impl Connection {
     fn on_cancel(&mut self, now: Instant, c: Cancel) {
         let id = c.stream_id;
         if let Some(p) = self.partial.remove(&id) {
+            // Cancel mid-fragmentation (allowed by the spec): no handler started, nothing to
+            // guard against beyond the frames themselves.
             self.release(Some(&p.reassembly));
-            return self.count_cancel(now);
+            return;
         }
         let Some(st) = self.streams.get_mut(&id) else {
             return self.ignored(now);
