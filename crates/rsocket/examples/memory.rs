@@ -23,7 +23,10 @@ fn rss_kib() -> u64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let items: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000_000);
+    let items: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000_000);
     let handler = RequestHandler::new()
         .fire_and_forget(|_p| async {})
         .request_response(|p: Payload| async move { Ok(p) })
@@ -61,7 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut peak = base;
     let t = Instant::now();
     for i in 0..items {
-        rs.fire_and_forget(Payload::from(&b"0123456789abcdef"[..])).await?;
+        rs.fire_and_forget(Payload::from(&b"0123456789abcdef"[..]))
+            .await?;
         if i % 100_000 == 0 {
             peak = peak.max(rss_kib());
         }
