@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent: creates interop/.venv (if missing) and installs the pinned autobahn-python.
+# Idempotent: creates interop/.venv-wamp (if missing) and installs the pinned autobahn-python.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/../.venv"
+venv="$here/../.venv-wamp"
 python="${PYTHON:-python3}"
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"

@@ -6,7 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$here/../.."
 "$here/install.sh"
-py="$here/../.venv/bin/python"
+py="$here/../.venv-wamp/bin/python"
 ws_port="${WAMP_WS_PORT:-18080}"
 raw_port="${WAMP_RAW_PORT:-18081}"
 (cd "$root" && cargo build -q -p wamp --example wamp_router)

@@ -372,3 +372,25 @@ fn requests_made_while_disconnected_go_out_after_resume() {
     assert_eq!(stream_id, id);
     assert_eq!(&payload.data[..], b"later");
 }
+
+#[test]
+fn received_position_counts_wire_bytes_including_ignored_trailing_bytes() {
+    // REQUEST_N with 3 trailing bytes: the decoder ignores them, the position must not.
+    let now = Instant::now();
+    let mut server = Connection::server(now, resumable());
+    let setup = Frame::Setup(rsocket_proto::frame::Setup {
+        version: Version::V1_0,
+        keepalive_interval_ms: 20_000,
+        max_lifetime_ms: 90_000,
+        resume_token: Some(Bytes::from_static(b"t")),
+        lease: false,
+        metadata_mime_type: String::new(),
+        data_mime_type: String::new(),
+        payload: Payload::default(),
+    });
+    server.handle_frame(now, setup);
+    let mut padded = vec![0, 0, 0, 1, (0x08 << 2) as u8, 0, 0, 0, 0, 5];
+    padded.extend_from_slice(&[9, 9, 9]);
+    server.handle_bytes(now, Bytes::from(padded));
+    assert_eq!(server.received_position(), 13);
+}

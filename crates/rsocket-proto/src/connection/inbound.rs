@@ -34,10 +34,11 @@ impl Connection {
             return self.close_local(ErrorCode::CONNECTION_ERROR, msg);
         }
         let header = Header::peek(&buf);
+        let wire_len = buf.len();
         match Frame::decode(buf) {
             Ok(frame) => {
                 let sid = header.map_or(StreamId::CONNECTION, |h| h.stream_id);
-                self.dispatch(now, sid, frame);
+                self.dispatch(now, sid, frame, wire_len);
             }
             Err(e) => {
                 let name =
@@ -59,13 +60,15 @@ impl Connection {
             return;
         }
         let sid = frame.stream_id();
-        self.dispatch(now, sid, frame);
+        let len = frame.encoded_len();
+        self.dispatch(now, sid, frame, len);
     }
 
-    fn dispatch(&mut self, now: Instant, sid: StreamId, frame: Frame) {
+    /// `len` is the frame's length as received: positions count the bytes on the wire, so a
+    /// frame with trailing bytes (which the decoder ignores) keeps both sides' positions equal.
+    fn dispatch(&mut self, now: Instant, sid: StreamId, frame: Frame, len: usize) {
         self.now = now;
         self.last_received = now;
-        let len = frame.encoded_len();
         if frame.frame_type().is_resumable() {
             self.received_position += len as u64;
         }
