@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rsocket::{Error, RSocket, Server, SetupInfo};
+use rsocket::lease::FixedLease;
+use rsocket::{Error, RSocket, ResumeConfig, Server, SetupInfo};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -68,7 +69,8 @@ pub struct ServeArgs {
     /// With --lease: lease time-to-live in milliseconds (renewed at half of it).
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub lease_ttl_ms: u64,
-    /// Accept clients that ask for resumption (not implemented yet: such SETUPs are refused).
+    /// Accept clients that ask for resumption: their sessions survive a lost transport for
+    /// 60 s and continue when they reconnect with RESUME.
     #[arg(long)]
     pub resume: bool,
     /// Log every decoded frame.
@@ -103,49 +105,30 @@ async fn bind(what: &str, listen: Listen) -> Result<Option<TcpListener>, String>
 /// The RSocket server serving the demo service with the given options.
 pub fn rsocket_server(args: &ServeArgs) -> Server {
     let counters = Arc::new(Counters::default());
-    let lease = args.lease;
-    let (lease_n, lease_ttl) = (
-        args.lease_requests,
-        Duration::from_millis(args.lease_ttl_ms.max(1)),
-    );
-    let mut builder = Server::builder().lease(args.lease).acceptor(
-        move |setup: SetupInfo, requester: RSocket| {
-            let demo = Demo::new(&setup.metadata_mime_type, counters.clone());
-            async move {
-                if lease && setup.lease {
-                    requester.send_lease(lease_ttl, lease_n, None)?;
-                    tokio::spawn(renew_leases(requester, lease_ttl, lease_n));
-                }
-                Ok::<_, Error>(demo)
-            }
-        },
-    );
+    let mut builder = Server::builder().acceptor(move |setup: SetupInfo, _requester: RSocket| {
+        let demo = Demo::new(&setup.metadata_mime_type, counters.clone());
+        async move { Ok::<_, Error>(demo) }
+    });
+    if args.lease {
+        // A lease of N requests valid for the TTL, renewed at half of it (the fixed policy
+        // grants each interval a lease valid for two intervals).
+        let ttl = Duration::from_millis(args.lease_ttl_ms.max(2));
+        builder = builder.lease_policy(FixedLease::new(args.lease_requests, ttl / 2));
+    }
+    if args.resume {
+        builder = builder.resume(ResumeConfig::default());
+    }
     if let Some(mtu) = args.mtu {
         builder = builder.mtu(mtu);
     }
     builder.build()
 }
 
-/// Grants a fresh lease at half of each lease's lifetime while the connection lives.
-async fn renew_leases(requester: RSocket, ttl: Duration, n: u32) {
-    loop {
-        tokio::select! {
-            _ = requester.closed() => return,
-            () = tokio::time::sleep(ttl / 2) => {}
-        }
-        if requester.send_lease(ttl, n, None).is_err() {
-            return;
-        }
-    }
-}
-
 /// Runs `rsocket serve` until Ctrl-C.
 pub async fn run(args: ServeArgs) -> ExitCode {
     init_logging(args.debug);
     if args.resume {
-        tracing::warn!(
-            "--resume: session resumption is not implemented yet; SETUPs asking for it are refused with REJECTED_SETUP"
-        );
+        tracing::info!("session resumption on: sessions outlive their transport for 60 s");
     }
     let listeners = async {
         Ok::<_, String>((

@@ -9,7 +9,9 @@ use rsocket_proto::{Config, Connection, SetupParams};
 use tokio::sync::Notify;
 
 use crate::driver::Driver;
+use crate::lease::LeasePolicy;
 use crate::responder::{NoResponder, Responder};
+use crate::resume::{Detachable, DriverIo, ResumeOptions, Resumption};
 use crate::shared::{Inner, Prefetch, Shared};
 use crate::transport::{FrameIo, TransportUri};
 use crate::{Error, Payload, RSocket};
@@ -41,6 +43,9 @@ pub struct ClientBuilder {
     tls: crate::transport::tls::TlsOptions,
     layers: Vec<crate::intercept::BoxLayer>,
     interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
+    resume: Option<ResumeOptions>,
+    lease_policy: Option<Arc<dyn LeasePolicy>>,
+    lease_wait: Option<Duration>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -49,6 +54,8 @@ impl std::fmt::Debug for ClientBuilder {
             .field("config", &self.config)
             .field("setup", &self.setup)
             .field("prefetch", &self.prefetch)
+            .field("resume", &self.resume)
+            .field("lease_wait", &self.lease_wait)
             .finish()
     }
 }
@@ -73,6 +80,9 @@ impl Client {
             tls: Default::default(),
             layers: Vec::new(),
             interceptor: None,
+            resume: None,
+            lease_policy: None,
+            lease_wait: None,
         }
     }
 }
@@ -143,9 +153,41 @@ impl ClientBuilder {
         self
     }
 
-    /// Asks the server for lease (SETUP L flag); requests then wait for a LEASE.
+    /// Asks the server for lease (SETUP L flag). Requests then need a valid LEASE from the
+    /// server: without one (before the first LEASE arrives, or once it expired or is used
+    /// up) they fail at once with [`ErrorKind::NoLease`](crate::ErrorKind::NoLease), unless
+    /// [`ClientBuilder::wait_for_lease`] lets them wait. See [`crate::lease`].
     pub fn lease(mut self, on: bool) -> Self {
         self.config.lease = on;
+        self
+    }
+
+    /// With lease: a request without a valid lease waits up to `timeout` for the next LEASE
+    /// instead of failing at once (then fails with
+    /// [`ErrorKind::NoLease`](crate::ErrorKind::NoLease)). This is also how to wait for the
+    /// first LEASE after connecting. Default: no waiting.
+    pub fn wait_for_lease(mut self, timeout: Duration) -> Self {
+        self.lease_wait = Some(timeout);
+        self
+    }
+
+    /// With lease: grants the server leases for the requests it sends to this client
+    /// (implies [`ClientBuilder::lease`]). Without a policy the server may send no request.
+    pub fn lease_policy(mut self, policy: impl LeasePolicy) -> Self {
+        self.config.lease = true;
+        self.lease_policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Makes the session survive transport loss (Protocol.md "Resuming Operation"): SETUP
+    /// carries a resume token; when the transport drops, the client reconnects to the same URI
+    /// with backoff, sends RESUME, and both sides retransmit what the other missed, so
+    /// streams continue with no payload lost, duplicated or reordered. Requests made while
+    /// disconnected are sent after the resumption. The server must have resumption enabled
+    /// ([`ServerBuilder::resume`](crate::ServerBuilder::resume)). Only for
+    /// [`ClientBuilder::connect`] (it needs a URI to reconnect to). See [`crate::resume`].
+    pub fn resume(mut self, options: ResumeOptions) -> Self {
+        self.resume = Some(options);
         self
     }
 
@@ -167,7 +209,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The resume token to send in SETUP (resumption itself is not implemented yet).
+    /// The resume token to send in SETUP without reconnecting: the server keeps the
+    /// session, but this client ends it when its transport drops. To resume, use
+    /// [`ClientBuilder::resume`] (with [`ResumeOptions::token`] to choose the token).
     pub fn resume_token(mut self, token: Bytes) -> Self {
         self.setup.resume_token = Some(token);
         self
@@ -190,7 +234,7 @@ impl ClientBuilder {
 
     /// Connects to `uri` (`tcp://host:port`, `tcp+tls://host:port`, `ws://host:port/path`,
     /// `wss://host:port/path`, `unix:/path`).
-    pub async fn connect(self, uri: &str) -> Result<RSocket, Error> {
+    pub async fn connect(mut self, uri: &str) -> Result<RSocket, Error> {
         let uri: TransportUri = uri.parse()?;
         let opts = crate::transport::ConnectOptions {
             max_frame_size: self.config.limits.max_frame_size,
@@ -199,24 +243,65 @@ impl ClientBuilder {
             #[cfg(feature = "tls")]
             tls: self.tls.clone(),
         };
+        let Some(resume) = self.resume.take() else {
+            let io = crate::transport::connect(&uri, &opts).await?;
+            return Ok(self.connect_with(io));
+        };
+        let token = resume
+            .token
+            .clone()
+            .unwrap_or_else(crate::resume::random_token);
+        if token.is_empty() {
+            return Err(Error::new(
+                crate::ErrorKind::Usage,
+                "the resume token must not be empty",
+            ));
+        }
+        self.setup.resume_token = Some(token);
+        self.config.resume = Some(rsocket_proto::connection::ResumeConfig {
+            session_timeout: resume.session_timeout,
+            max_store_bytes: resume.max_store_bytes,
+        });
         let io = crate::transport::connect(&uri, &opts).await?;
-        Ok(self.connect_with(io))
+        let resumption = Resumption::client(uri, opts, resume.reconnect_backoff);
+        Ok(self.start(Detachable::new(io), Some(resumption)))
     }
 
     /// Starts the connection over an established transport and returns its requester. The
-    /// connection's driver is spawned on the current tokio runtime.
+    /// connection's driver is spawned on the current tokio runtime. Such a connection does not
+    /// reconnect ([`ClientBuilder::resume`] needs [`ClientBuilder::connect`]).
     pub fn connect_with<T: FrameIo>(self, io: T) -> RSocket {
+        self.start(io, None)
+    }
+
+    fn start<T: DriverIo>(self, io: T, resumption: Option<Resumption>) -> RSocket {
+        let store_bound = self.setup.resume_token.as_ref().map(|_| {
+            self.config
+                .resume
+                .clone()
+                .unwrap_or_default()
+                .max_store_bytes
+        });
         let conn = Connection::client(Instant::now(), self.config, self.setup);
         let inner = Arc::new(Inner {
-            state: Mutex::new(Shared::new(conn)),
+            state: Mutex::new(Shared::new(conn).with_store_bound(store_bound)),
             driver: AtomicWaker::new(),
             capacity: Notify::new(),
             prefetch: self.prefetch,
             interceptor: self.interceptor,
+            session: Notify::new(),
+            lease_wait: self.lease_wait,
         });
         let responder = crate::intercept::apply(&self.layers, self.responder);
-        let driver = Driver::new(io, inner.clone(), responder, None);
+        let mut driver = Driver::new(io, inner.clone(), responder, None);
+        if let Some(r) = resumption {
+            driver = driver.with_resumption(r);
+        }
         tokio::spawn(driver);
-        RSocket::new(inner)
+        let rsocket = RSocket::new(inner);
+        if let Some(policy) = self.lease_policy {
+            tokio::spawn(crate::lease::run(policy, rsocket.clone()));
+        }
+        rsocket
     }
 }

@@ -19,10 +19,13 @@ use rsocket_proto::{ErrorCode, Event, RequestKind, StreamId};
 use tokio::time::Sleep;
 
 use crate::responder::Responder;
+use crate::resume::{DriverIo, Resumption};
 use crate::server::{Acceptor, SetupInfo};
 use crate::shared::{Gate, HIGH_WATER, Inner, OutMode, Outbound, Signal, Slot};
-use crate::transport::{FrameIo, Inbound};
+use crate::transport::Inbound;
 use crate::{Error, PayloadStream, RSocket};
+
+mod resumption;
 
 /// Frames read per wake-up before other work gets a turn.
 const READ_BATCH: usize = 256;
@@ -53,13 +56,15 @@ enum Deferred {
     Setup(Setup),
     Fnf(crate::Payload),
     Push(bytes::Bytes),
-    Response(StreamId, crate::Payload, Arc<Gate>),
+    Response(StreamId, crate::Payload),
     Stream(StreamId, crate::Payload, Arc<Gate>),
     Channel(StreamId, crate::Payload, Arc<Gate>, bool),
+    /// Server: this fresh connection's first frame is RESUME; hand the transport over.
+    Resume(rsocket_proto::frame::Resume),
 }
 
 /// Drives one connection until it closes.
-pub(crate) struct Driver<T: FrameIo> {
+pub(crate) struct Driver<T: DriverIo> {
     io: T,
     inner: Arc<Inner>,
     responder: Arc<dyn Responder>,
@@ -76,9 +81,12 @@ pub(crate) struct Driver<T: FrameIo> {
     transport_error: Option<String>,
     eof: bool,
     closing: bool,
+    /// How a resumable session finds a new transport (`None`: the connection ends with its
+    /// transport).
+    resume: Option<Box<Resumption>>,
 }
 
-impl<T: FrameIo> Driver<T> {
+impl<T: DriverIo> Driver<T> {
     pub(crate) fn new(
         io: T,
         inner: Arc<Inner>,
@@ -102,7 +110,14 @@ impl<T: FrameIo> Driver<T> {
             transport_error: None,
             eof: false,
             closing: false,
+            resume: None,
         }
+    }
+
+    /// Makes the driver keep the session across transports.
+    pub(crate) fn with_resumption(mut self, resumption: Resumption) -> Self {
+        self.resume = Some(Box::new(resumption));
+        self
     }
 
     fn awaiting_acceptance(&self) -> bool {
@@ -121,13 +136,14 @@ impl<T: FrameIo> Driver<T> {
         }
         let mut n = 0;
         let mut s = None;
+        let now = Instant::now();
         while n < READ_BATCH {
             match self.io.poll_recv(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Ok(Some(Inbound::Encoded(frame)))) => {
                     log_frame("in", || rsocket_proto::Frame::decode(frame.clone()));
                     let s = s.get_or_insert_with(|| self.inner.lock());
-                    s.conn.handle_bytes(Instant::now(), frame);
+                    s.conn.handle_bytes(now, frame);
                     n += 1;
                     if self.acceptor.is_some() {
                         break; // let the SETUP be accepted before anything else is read
@@ -179,11 +195,7 @@ impl<T: FrameIo> Driver<T> {
                     payload,
                 } => match kind {
                     RequestKind::FireAndForget => deferred.push(Deferred::Fnf(payload)),
-                    RequestKind::Response => {
-                        let g = Gate::unbounded();
-                        s.gates.insert(stream_id, g.clone());
-                        deferred.push(Deferred::Response(stream_id, payload, g));
-                    }
+                    RequestKind::Response => deferred.push(Deferred::Response(stream_id, payload)),
                     RequestKind::Stream { initial_n } => {
                         let g = Gate::new(initial_n);
                         s.gates.insert(stream_id, g.clone());
@@ -244,19 +256,41 @@ impl<T: FrameIo> Driver<T> {
                     }
                 }
                 Event::MetadataPush(m) => deferred.push(Deferred::Push(m)),
-                // Resumption lives in the protocol core; the runtime does not reconnect or
-                // keep sessions across transports yet, so a lost transport ends the session
-                // and a RESUME is refused.
-                Event::Disconnected => s.conn.close_with_error(
-                    ErrorCode::CONNECTION_ERROR,
-                    "transport lost; this runtime does not resume sessions yet",
-                ),
-                Event::Resume(_) => s.conn.close_with_error(
-                    ErrorCode::REJECTED_RESUME,
-                    "no resumable session with this token",
-                ),
-                Event::Resumed => notify = true,
-                Event::Lease(_) => notify = true,
+                Event::Disconnected => match &mut self.resume {
+                    Some(r) => {
+                        tracing::debug!("transport lost; the session waits to resume");
+                        drop(self.io.detach());
+                        self.eof = false;
+                        self.stalled_since = None;
+                        self.partial_since = None;
+                        self.transport_error = None;
+                        r.transport_lost();
+                    }
+                    // A resume token without a way to reconnect (set by hand): the session
+                    // cannot survive its transport.
+                    None => s.conn.close_with_error(
+                        ErrorCode::CONNECTION_ERROR,
+                        "transport lost and this connection cannot reconnect",
+                    ),
+                },
+                Event::Resume(r) => match self.resume.as_deref() {
+                    Some(Resumption::Server { .. }) => deferred.push(Deferred::Resume(r)),
+                    _ => s.conn.close_with_error(
+                        ErrorCode::REJECTED_RESUME,
+                        "no resumable session with this token",
+                    ),
+                },
+                Event::Resumed => {
+                    tracing::debug!("session resumed");
+                    self.inner.session.notify_one();
+                    notify = true;
+                }
+                Event::Lease(_) => {
+                    for w in s.lease_waiters.drain(..) {
+                        w.wake();
+                    }
+                    notify = true;
+                }
                 Event::Closed(reason) => {
                     tracing::debug!(%reason, "connection closed");
                     let err = match (&reason, self.transport_error.take()) {
@@ -274,6 +308,10 @@ impl<T: FrameIo> Driver<T> {
                         g.cancel();
                     }
                     s.gates.clear();
+                    for w in s.lease_waiters.drain(..) {
+                        w.wake();
+                    }
+                    self.inner.session.notify_one();
                     s.closed = Some(err);
                     self.closing = true;
                     notify = true;
@@ -291,16 +329,34 @@ impl<T: FrameIo> Driver<T> {
         for d in deferred {
             match d {
                 Deferred::Setup(setup) => {
+                    if !self.register_session(&setup) {
+                        self.acceptor = None;
+                    }
                     if let Some(acceptor) = self.acceptor.take() {
                         let info = SetupInfo::from_frame(setup);
                         let requester = RSocket::new(self.inner.clone());
                         self.accepting = Some(acceptor.accept(info, requester));
                     }
                 }
-                Deferred::Fnf(p) => self.tasks.push(self.responder.fire_and_forget(p)),
-                Deferred::Push(m) => self.tasks.push(self.responder.metadata_push(m)),
-                Deferred::Response(id, p, g) => {
-                    let fut = self.responder.request_response(p);
+                // Handlers that finish at once (the common case) are done here: no task, no
+                // gate, no producer slot.
+                Deferred::Fnf(p) => self.spawn_task(self.responder.fire_and_forget(p)),
+                Deferred::Push(m) => self.spawn_task(self.responder.metadata_push(m)),
+                Deferred::Response(id, p) => {
+                    let mut fut = self.responder.request_response(p);
+                    let mut noop = Context::from_waker(futures::task::noop_waker_ref());
+                    if let Poll::Ready(answer) = fut.poll_unpin(&mut noop) {
+                        self.answer_now(id, answer);
+                        continue;
+                    }
+                    let g = Gate::unbounded();
+                    {
+                        let mut s = self.inner.lock();
+                        if !s.conn.is_stream_open(id) {
+                            continue; // cancelled before its handler got going
+                        }
+                        s.gates.insert(id, g.clone());
+                    }
                     let stream = futures::stream::once(fut).boxed();
                     self.outbound
                         .push(Outbound::new(id, OutMode::Response, g, stream));
@@ -320,7 +376,29 @@ impl<T: FrameIo> Driver<T> {
                     self.outbound
                         .push(Outbound::new(id, OutMode::Stream, g, stream));
                 }
+                Deferred::Resume(r) => self.hand_off(r),
             }
+        }
+    }
+
+    /// Runs a fire-and-forget or metadata-push handler: polled once here, kept as a task only
+    /// if it has to wait.
+    fn spawn_task(&mut self, mut fut: BoxFuture<'static, ()>) {
+        let mut noop = Context::from_waker(futures::task::noop_waker_ref());
+        if fut.poll_unpin(&mut noop).is_pending() {
+            self.tasks.push(fut);
+        }
+    }
+
+    /// Sends the answer of a request-response handler that was ready at once.
+    fn answer_now(&mut self, id: StreamId, answer: Result<crate::Payload, Error>) {
+        let mut s = self.inner.lock();
+        let r = match answer {
+            Ok(p) => s.conn.send_next(id, p, true),
+            Err(e) => s.conn.send_error(id, e.stream_code(), e.message()),
+        };
+        if let Err(e) = r {
+            tracing::trace!(stream = %id, error = %e, "dropped output of a finished stream");
         }
     }
 
@@ -349,46 +427,52 @@ impl<T: FrameIo> Driver<T> {
     /// Takes what the handlers and requester channels produced, within credit.
     fn poll_producers(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        {
+        let paused = {
             let mut s = self.inner.lock();
             for o in s.new_outbound.drain(..) {
                 self.outbound.push(o);
                 progress = true;
             }
-        }
+            // A resumable session without a transport, or keeping too much for
+            // retransmission, lets its producers wait.
+            self.resume.is_some() && (s.conn.is_disconnected() || s.store_full())
+        };
         while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {
             progress = true;
         }
-        if self.closing || self.outbound.is_empty() {
+        if self.closing || paused || self.outbound.is_empty() {
             return progress;
         }
         let mut n = 0;
         while n < WRITE_BATCH && self.io.backlog() < HIGH_WATER {
-            let Poll::Ready(Some((id, mode, signal))) = self.outbound.poll_next_unpin(cx) else {
+            let Poll::Ready(Some((id, mode, first, more))) = self.outbound.poll_next_unpin(cx)
+            else {
                 break;
             };
-            n += 1;
+            n += 1 + more.len();
             let mut s = self.inner.lock();
-            let r = match signal {
-                Signal::Next(p) => s.conn.send_next(id, p, mode == OutMode::Response),
-                Signal::Error(e) => {
-                    s.gates.remove(&id);
-                    s.conn.send_error(id, e.stream_code(), e.message())
-                }
-                Signal::Complete => {
-                    s.gates.remove(&id);
-                    if mode == OutMode::Response {
-                        Ok(())
-                    } else {
-                        s.conn.send_complete(id)
+            for signal in std::iter::once(first).chain(more) {
+                let r = match signal {
+                    Signal::Next(p) => s.conn.send_next(id, p, mode == OutMode::Response),
+                    Signal::Error(e) => {
+                        s.gates.remove(&id);
+                        s.conn.send_error(id, e.stream_code(), e.message())
                     }
+                    Signal::Complete => {
+                        s.gates.remove(&id);
+                        if mode == OutMode::Response {
+                            Ok(())
+                        } else {
+                            s.conn.send_complete(id)
+                        }
+                    }
+                };
+                if let Err(e) = r {
+                    tracing::trace!(stream = %id, error = %e, "dropped output of a finished stream");
                 }
-            };
+            }
             if mode == OutMode::Response {
                 s.gates.remove(&id);
-            }
-            if let Err(e) = r {
-                tracing::trace!(stream = %id, error = %e, "dropped output of a finished stream");
             }
             // Move frames out now so large streams do not pile up in the connection's queue.
             while let Some(f) = s.conn.poll_transmit() {
@@ -441,10 +525,15 @@ impl<T: FrameIo> Driver<T> {
         let now = Instant::now();
         if self.stalled_since.is_some_and(|t| now >= t + WRITE_TIMEOUT) {
             tracing::debug!("peer is not reading; closing");
-            self.inner
-                .lock()
-                .conn
-                .close_with_error(ErrorCode::CONNECTION_ERROR, "peer stopped reading");
+            let mut s = self.inner.lock();
+            if self.resume.is_some() && s.conn.resume_token().is_some() {
+                // Treat the transport as lost: the session may resume on a new one.
+                s.conn.handle_transport_closed();
+            } else {
+                s.conn
+                    .close_with_error(ErrorCode::CONNECTION_ERROR, "peer stopped reading");
+            }
+            drop(s);
             self.eof = true;
             return true;
         }
@@ -479,7 +568,10 @@ impl<T: FrameIo> Driver<T> {
             self.inner.lock().conn.handle_timeout(now);
             return true;
         }
-        if self.timer_at != Some(at) {
+        // A deadline that moved later (the max lifetime, pushed back by every frame received)
+        // keeps the armed timer, which then fires early once and is re-armed: no timer reset
+        // on every wake-up.
+        if self.timer_at.is_none_or(|t| at < t) {
             self.timer_at = Some(at);
             self.timer.as_mut().reset(at.into());
         }
@@ -492,14 +584,15 @@ impl<T: FrameIo> Driver<T> {
     }
 }
 
-impl<T: FrameIo> Future for Driver<T> {
+impl<T: DriverIo> Future for Driver<T> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         this.inner.driver.register(cx.waker());
         for _ in 0..16 {
-            let mut progress = this.poll_accept(cx);
+            let mut progress = this.resume.is_some() && this.poll_resume(cx);
+            progress |= this.poll_accept(cx);
             progress |= this.read(cx);
             progress |= this.poll_timer(cx);
             let deferred = this.route_events();
@@ -516,7 +609,10 @@ impl<T: FrameIo> Future for Driver<T> {
                 }
                 drop(s);
                 this.route_events();
-                return Poll::Ready(());
+                if this.closing || this.resume.is_none() {
+                    return Poll::Ready(());
+                }
+                continue; // the session waits for a new transport
             }
             if this.closing {
                 let _ = this.route_events();
@@ -538,7 +634,7 @@ impl<T: FrameIo> Future for Driver<T> {
     }
 }
 
-impl<T: FrameIo> Drop for Driver<T> {
+impl<T: DriverIo> Drop for Driver<T> {
     /// Whatever ended the driver (the connection closing, or its task being dropped), the
     /// handles learn that nothing more will be written.
     fn drop(&mut self) {
@@ -555,7 +651,7 @@ impl<T: FrameIo> Drop for Driver<T> {
     }
 }
 
-impl<T: FrameIo> Driver<T> {
+impl<T: DriverIo> Driver<T> {
     /// Routes events produced while polling producers (requests refused, closes); true when
     /// there were none.
     fn route_events_quiet(&mut self) -> bool {

@@ -4,14 +4,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use rsocket_proto::{CommandError, StreamId};
 
 use crate::intercept::Interaction;
-use crate::shared::{Gate, Inner, OutMode, Outbound, Prefetch, Slot};
+use crate::shared::{Gate, Inner, OutMode, Outbound, Prefetch, Shared, Slot};
 use crate::{Error, Payload};
 
 /// A handle for sending requests to the peer. Cheap to clone; usable on both sides (a server
@@ -51,30 +51,74 @@ impl RSocket {
         }
     }
 
-    /// Waits until a request may be queued (send capacity, lease) and runs `open` under the
-    /// connection lock.
+    /// Waits until a request may be queued (send capacity, and a lease when `leased` and
+    /// waiting for one is configured) and runs `open` under the connection lock.
     async fn open<T>(
         &self,
+        leased: bool,
         mut open: impl FnMut(&mut crate::shared::Shared) -> Result<T, CommandError>,
     ) -> Result<T, Error> {
+        let mut lease_deadline = (!leased).then(Instant::now);
+        // Fast path: room to send and no lease to wait for, so no waiter is registered.
+        {
+            let mut s = self.inner.lock();
+            if let Some(e) = &s.closed {
+                return Err(e.clone());
+            }
+            if s.has_capacity() && self.lease_deadline(&s, &mut lease_deadline).is_none() {
+                let r = open(&mut s);
+                drop(s);
+                self.inner.driver.wake();
+                return r.map_err(Error::from);
+            }
+        }
         loop {
             let notified = self.inner.capacity.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
+            let wait_until = {
                 let mut s = self.inner.lock();
                 if let Some(e) = &s.closed {
                     return Err(e.clone());
                 }
                 if s.has_capacity() {
-                    let r = open(&mut s);
-                    drop(s);
-                    self.inner.driver.wake();
-                    return r.map_err(Error::from);
+                    match self.lease_deadline(&s, &mut lease_deadline) {
+                        // Wait for a LEASE (it notifies), up to the deadline.
+                        Some(deadline) => Some(deadline),
+                        None => {
+                            let r = open(&mut s);
+                            drop(s);
+                            self.inner.driver.wake();
+                            return r.map_err(Error::from);
+                        }
+                    }
+                } else if s.store_full() {
+                    // A resumable session waits for the peer to acknowledge what it kept
+                    // (on KEEPALIVE, which does not always notify): look again soon.
+                    Some(Instant::now() + STORE_RECHECK)
+                } else {
+                    None
                 }
+            };
+            match wait_until {
+                Some(t) => {
+                    let _ = tokio::time::timeout_at(t.into(), notified).await;
+                }
+                None => notified.await,
             }
-            notified.await;
         }
+    }
+
+    /// With [`ClientBuilder::wait_for_lease`](crate::ClientBuilder::wait_for_lease) and no
+    /// valid lease: until when to wait for one (`None`: go ahead, and fail if there is none).
+    fn lease_deadline(&self, s: &Shared, deadline: &mut Option<Instant>) -> Option<Instant> {
+        let wait = self.inner.lease_wait?;
+        if !s.lacks_lease() {
+            return None;
+        }
+        let now = Instant::now();
+        let d = *deadline.get_or_insert(now + wait);
+        (now < d).then_some(d)
     }
 
     /// Sends a fire-and-forget request. Resolves once the request is queued for writing;
@@ -82,7 +126,7 @@ impl RSocket {
     pub async fn fire_and_forget(&self, mut payload: Payload) -> Result<(), Error> {
         self.intercept(Interaction::FireAndForget, &mut payload)?;
         let mut payload = Some(payload);
-        self.open(|s| {
+        self.open(true, |s| {
             let p = payload.take().unwrap_or_default();
             s.conn.fire_and_forget(Instant::now(), p).map(|_| ())
         })
@@ -94,7 +138,8 @@ impl RSocket {
         let mut p = Payload::default().with_metadata(metadata);
         self.intercept(Interaction::MetadataPush, &mut p)?;
         let metadata = p.metadata.unwrap_or_default();
-        self.open(|s| s.conn.metadata_push(metadata.clone())).await
+        self.open(false, |s| s.conn.metadata_push(metadata.clone()))
+            .await
     }
 
     /// Sends a request-response request and waits for the answer. A response that completes
@@ -103,7 +148,7 @@ impl RSocket {
         self.intercept(Interaction::RequestResponse, &mut payload)?;
         let mut payload = Some(payload);
         let id = self
-            .open(|s| {
+            .open(true, |s| {
                 let p = payload.take().unwrap_or_default();
                 let id = s.conn.request_response(Instant::now(), p)?;
                 s.slots.insert(id, Slot::default());
@@ -132,6 +177,15 @@ impl RSocket {
         let mut s = self.inner.lock();
         if let Some(e) = &s.closed {
             return PayloadStream::failed(self.inner.clone(), e.clone());
+        }
+        if let Some(wait) = self.inner.lease_wait.filter(|_| s.lacks_lease()) {
+            drop(s);
+            return PayloadStream::waiting(
+                self.inner.clone(),
+                Pending::Stream(payload),
+                prefetch,
+                wait,
+            );
         }
         match s
             .conn
@@ -195,9 +249,29 @@ impl RSocket {
 
     /// Closes gracefully: ERROR\[CONNECTION_CLOSE\], then the connection ends once the open
     /// streams have.
+    ///
+    /// A resumable session waiting for a new transport ends at once (there is nobody to tell).
     pub fn close(&self) {
-        self.inner.lock().conn.close();
+        let mut s = self.inner.lock();
+        if s.conn.is_disconnected() {
+            s.conn
+                .close_with_error(rsocket_proto::ErrorCode::CONNECTION_CLOSE, "closed");
+        } else {
+            s.conn.close();
+        }
+        drop(s);
         self.inner.driver.wake();
+    }
+
+    /// Bytes of sent frames kept for retransmission until the peer acknowledges them (0
+    /// without resumption). See [`crate::resume`].
+    pub fn resume_store_bytes(&self) -> usize {
+        self.inner.lock().conn.resume_store_bytes()
+    }
+
+    /// True while a resumable session has lost its transport and is not resumed yet.
+    pub fn is_disconnected(&self) -> bool {
+        self.inner.lock().conn.is_disconnected()
     }
 
     /// Waits for the connection to end and returns why. It returns once the connection's
@@ -277,8 +351,25 @@ fn cancel(inner: &Inner, id: StreamId) {
     inner.driver.wake();
 }
 
+/// How often a requester blocked by a full resume store looks again.
+const STORE_RECHECK: Duration = Duration::from_millis(20);
+
+/// A request waiting for a lease.
+enum Pending {
+    Stream(Payload),
+    Channel(Payload, BoxStream<'static, Payload>),
+}
+
+/// A request waiting (bounded) for a valid lease before it is sent.
+struct Waiting {
+    request: Pending,
+    deadline: Instant,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
 enum State {
     Starting(BoxStream<'static, Payload>),
+    Waiting(Box<Waiting>),
     Active(StreamId),
     Failed(Error),
     Done,
@@ -301,6 +392,7 @@ impl std::fmt::Debug for PayloadStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
             State::Starting(_) => "starting".to_string(),
+            State::Waiting(_) => "waiting for a lease".to_string(),
             State::Active(id) => format!("stream {id}"),
             State::Failed(e) => format!("failed: {e}"),
             State::Done => "done".to_string(),
@@ -318,6 +410,81 @@ impl PayloadStream {
             state: State::Active(id),
             refill: refill.max(1),
             initial: 0,
+        }
+    }
+
+    fn waiting(inner: Arc<Inner>, request: Pending, prefetch: Prefetch, wait: Duration) -> Self {
+        let deadline = Instant::now() + wait;
+        PayloadStream {
+            inner,
+            state: State::Waiting(Box::new(Waiting {
+                request,
+                deadline,
+                sleep: Box::pin(tokio::time::sleep_until(deadline.into())),
+            })),
+            refill: prefetch.refill.max(1),
+            initial: prefetch.initial,
+        }
+    }
+
+    /// Waits for a lease (or the deadline), then sends the request.
+    fn poll_waiting(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let State::Waiting(w) = &mut self.state else {
+            return Poll::Ready(());
+        };
+        let inner = self.inner.clone();
+        let mut s = inner.lock();
+        if s.closed.is_none() && s.lacks_lease() && Instant::now() < w.deadline {
+            if !s.lease_waiters.iter().any(|x| x.will_wake(cx.waker())) {
+                s.lease_waiters.push(cx.waker().clone());
+            }
+            if w.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let State::Waiting(w) = std::mem::replace(&mut self.state, State::Done) else {
+            return Poll::Ready(());
+        };
+        if let Some(e) = &s.closed {
+            self.state = State::Failed(e.clone());
+            return Poll::Ready(());
+        }
+        match w.request {
+            Pending::Stream(payload) => {
+                match s.conn.request_stream(Instant::now(), payload, self.initial) {
+                    Ok(id) => {
+                        s.slots.insert(id, Slot::default());
+                        self.state = State::Active(id);
+                    }
+                    Err(e) => self.state = State::Failed(e.into()),
+                }
+            }
+            Pending::Channel(first, rest) => self.open_channel(&mut s, first, rest),
+        }
+        drop(s);
+        self.inner.driver.wake();
+        Poll::Ready(())
+    }
+
+    /// Sends REQUEST_CHANNEL and hands the rest of `outbound` to the driver.
+    fn open_channel(&mut self, s: &mut Shared, first: Payload, rest: BoxStream<'static, Payload>) {
+        match s
+            .conn
+            .request_channel(Instant::now(), first, self.initial, false)
+        {
+            Ok(id) => {
+                s.slots.insert(id, Slot::default());
+                let gate = Gate::new(0);
+                s.gates.insert(id, gate.clone());
+                s.new_outbound.push(Outbound::new(
+                    id,
+                    OutMode::Stream,
+                    gate,
+                    rest.map(Ok).boxed(),
+                ));
+                self.state = State::Active(id);
+            }
+            Err(e) => self.state = State::Failed(e.into()),
         }
     }
 
@@ -363,29 +530,22 @@ impl PayloadStream {
                 return Poll::Ready(None);
             }
         }
-        let mut s = self.inner.lock();
+        let inner = self.inner.clone();
+        let mut s = inner.lock();
         if let Some(e) = &s.closed {
             self.state = State::Failed(e.clone());
             return Poll::Ready(None);
         }
-        match s
-            .conn
-            .request_channel(Instant::now(), first, self.initial, false)
-        {
-            Ok(id) => {
-                s.slots.insert(id, Slot::default());
-                let gate = Gate::new(0);
-                s.gates.insert(id, gate.clone());
-                s.new_outbound.push(Outbound::new(
-                    id,
-                    OutMode::Stream,
-                    gate,
-                    rest.map(Ok).boxed(),
-                ));
-                self.state = State::Active(id);
-            }
-            Err(e) => self.state = State::Failed(e.into()),
+        if let Some(wait) = self.inner.lease_wait.filter(|_| s.lacks_lease()) {
+            let deadline = Instant::now() + wait;
+            self.state = State::Waiting(Box::new(Waiting {
+                request: Pending::Channel(first, rest),
+                deadline,
+                sleep: Box::pin(tokio::time::sleep_until(deadline.into())),
+            }));
+            return Poll::Ready(None);
         }
+        self.open_channel(&mut s, first, rest);
         drop(s);
         self.inner.driver.wake();
         Poll::Ready(None)
@@ -402,6 +562,11 @@ impl Stream for PayloadStream {
                 other => return other,
             }
         }
+        if let State::Waiting(_) = self.state {
+            if self.poll_waiting(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
         let id = match &self.state {
             State::Active(id) => *id,
             State::Failed(_) => {
@@ -410,7 +575,7 @@ impl Stream for PayloadStream {
                 };
                 return Poll::Ready(Some(Err(e)));
             }
-            State::Done | State::Starting(_) => return Poll::Ready(None),
+            State::Done | State::Starting(_) | State::Waiting(_) => return Poll::Ready(None),
         };
         let inner = self.inner.clone();
         let mut s = inner.lock();

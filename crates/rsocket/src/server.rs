@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::FutureExt;
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, Either};
 use futures::task::AtomicWaker;
+use rsocket_proto::connection::ResumeConfig;
 use rsocket_proto::frame::{Setup, Version};
 use rsocket_proto::{Config, Connection};
 use tokio::net::TcpListener;
@@ -17,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::driver::Driver;
+use crate::lease::LeasePolicy;
 use crate::responder::Responder;
+use crate::resume::{Detachable, Registry, Resumption};
 use crate::shared::{Inner, Prefetch, Shared};
 use crate::transport::{FrameIo, LengthPrefixed};
 use crate::{Error, Payload, RSocket};
@@ -109,6 +112,8 @@ pub struct ServerBuilder {
     max_connections: usize,
     layers: Vec<crate::intercept::BoxLayer>,
     interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
+    lease_policy: Option<Arc<dyn LeasePolicy>>,
+    max_resumable_sessions: usize,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -117,6 +122,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("config", &self.config)
             .field("prefetch", &self.prefetch)
             .field("max_connections", &self.max_connections)
+            .field("max_resumable_sessions", &self.max_resumable_sessions)
             .finish()
     }
 }
@@ -160,9 +166,43 @@ impl ServerBuilder {
         self
     }
 
-    /// Accepts clients that ask for lease (otherwise they get UNSUPPORTED_SETUP).
+    /// Accepts clients that ask for lease (otherwise they get UNSUPPORTED_SETUP). Leases are
+    /// then granted by the [`ServerBuilder::lease_policy`], or by hand with
+    /// [`RSocket::send_lease`] on the requester the acceptor gets; until one is granted the
+    /// client may send no request (a request beyond the lease gets ERROR\[REJECTED\] and
+    /// never reaches the responder).
     pub fn lease(mut self, on: bool) -> Self {
         self.config.lease = on;
+        self
+    }
+
+    /// Grants leases to clients that asked for lease, following `policy` (implies
+    /// [`ServerBuilder::lease`]): once the connection is accepted, again after each
+    /// resumption, and every [`LeasePolicy::interval`]. See [`crate::lease`].
+    pub fn lease_policy(mut self, policy: impl LeasePolicy) -> Self {
+        self.config.lease = true;
+        self.lease_policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Accepts clients that ask for resumption (a resume token in SETUP) and keeps their
+    /// sessions across transports: a client that reconnects with RESUME continues where it
+    /// was. A SETUP with a token already in use is refused with REJECTED_SETUP; a RESUME with
+    /// an unknown token, or a position the session cannot resume from, with REJECTED_RESUME.
+    /// A session without a transport expires after `config.session_timeout`. Without this,
+    /// resumable SETUPs get REJECTED_SETUP. See [`crate::resume`].
+    pub fn resume(mut self, config: ResumeConfig) -> Self {
+        self.config.resume = Some(config);
+        self
+    }
+
+    /// Resumable sessions kept at once (connected or waiting for their client); further
+    /// SETUPs asking for resumption get REJECTED_SETUP. Default
+    /// [`DEFAULT_MAX_RESUMABLE_SESSIONS`](crate::resume::DEFAULT_MAX_RESUMABLE_SESSIONS)
+    /// (1024). With the per-session store bound (`ResumeConfig::max_store_bytes`) this caps
+    /// the memory kept for retransmission.
+    pub fn max_resumable_sessions(mut self, n: usize) -> Self {
+        self.max_resumable_sessions = n;
         self
     }
 
@@ -202,6 +242,26 @@ impl ServerBuilder {
                 async move { fut.await.map(|r| crate::intercept::apply(&layers, r)) }
             })
         };
+        let acceptor: Arc<dyn Acceptor> = match self.lease_policy {
+            None => acceptor,
+            Some(policy) => Arc::new(move |setup: SetupInfo, requester: RSocket| {
+                let lease = setup.lease;
+                let fut = acceptor.accept(setup, requester.clone());
+                let policy = policy.clone();
+                async move {
+                    let responder = fut.await?;
+                    if lease {
+                        tokio::spawn(crate::lease::run(policy, requester));
+                    }
+                    Ok::<_, Error>(responder)
+                }
+            }),
+        };
+        let registry = self
+            .config
+            .resume
+            .as_ref()
+            .map(|_| Arc::new(Registry::new(self.max_resumable_sessions)));
         Server {
             inner: Arc::new(ServerInner {
                 config: self.config,
@@ -211,6 +271,7 @@ impl ServerBuilder {
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 permits: Arc::new(Semaphore::new(self.max_connections)),
+                registry,
             }),
         }
     }
@@ -224,6 +285,8 @@ struct ServerInner {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     permits: Arc<Semaphore>,
+    /// Resumable sessions by token (with resumption enabled).
+    registry: Option<Arc<Registry>>,
 }
 
 /// An RSocket server: serves connections from any number of listeners until
@@ -257,6 +320,8 @@ impl Server {
             max_connections: 10_000,
             layers: Vec::new(),
             interceptor: None,
+            lease_policy: None,
+            max_resumable_sessions: crate::resume::DEFAULT_MAX_RESUMABLE_SESSIONS,
         }
     }
 
@@ -266,21 +331,35 @@ impl Server {
     /// waited for by [`Server::shutdown`].
     pub fn serve_connection<T: FrameIo>(&self, io: T) -> impl Future<Output = ()> + Send + use<T> {
         let conn = Connection::server(Instant::now(), self.inner.config.clone());
+        let store_bound = self.inner.config.resume.as_ref().map(|r| r.max_store_bytes);
         let inner = Arc::new(Inner {
-            state: Mutex::new(Shared::new(conn)),
+            state: Mutex::new(Shared::new(conn).with_store_bound(store_bound)),
             driver: AtomicWaker::new(),
             capacity: Notify::new(),
             prefetch: self.inner.prefetch,
             interceptor: self.inner.interceptor.clone(),
+            session: Notify::new(),
+            lease_wait: None,
         });
         let responder: Arc<dyn Responder> = Arc::new(crate::responder::NoResponder);
         let permit = self.inner.permits.clone().try_acquire_owned();
-        let driver = Driver::new(
-            io,
-            inner.clone(),
-            responder,
-            Some(self.inner.acceptor.clone()),
-        );
+        let acceptor = Some(self.inner.acceptor.clone());
+        let driver = match &self.inner.registry {
+            // A resumable session may outlive this transport and take another one.
+            Some(registry) => Either::Left(
+                Driver::new(
+                    Detachable::new(Box::new(io)),
+                    inner.clone(),
+                    responder,
+                    acceptor,
+                )
+                .with_resumption(Resumption::Server {
+                    registry: registry.clone(),
+                    session: None,
+                }),
+            ),
+            None => Either::Right(Driver::new(io, inner.clone(), responder, acceptor)),
+        };
         let shutdown = self.inner.shutdown.clone();
         let fut = async move {
             let Ok(_permit) = permit else {
@@ -447,6 +526,11 @@ impl Server {
         self.inner.shutdown.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+    }
+
+    /// Resumable sessions kept (connected or waiting for their client to resume).
+    pub fn resumable_session_count(&self) -> usize {
+        self.inner.registry.as_ref().map_or(0, |r| r.len())
     }
 
     /// Connections currently served.

@@ -29,6 +29,10 @@ pub(crate) struct Inner {
     pub(crate) capacity: Notify,
     pub(crate) prefetch: Prefetch,
     pub(crate) interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
+    /// Signalled (one permit) when the session resumes or closes: the lease task re-grants.
+    pub(crate) session: Notify,
+    /// Requester: how long a request waits for a valid lease (`None`: fails at once).
+    pub(crate) lease_wait: Option<std::time::Duration>,
 }
 
 impl Inner {
@@ -81,6 +85,11 @@ pub(crate) struct Shared {
     pub(crate) closed: Option<Error>,
     /// Set once the driver has flushed and closed the transport (or was dropped).
     pub(crate) driver_done: bool,
+    /// Resumable sessions: bytes of unacknowledged frames kept above which producers wait
+    /// (half the resume store's bound); `usize::MAX` without resumption.
+    pub(crate) store_limit: usize,
+    /// Requests waiting for a lease ([`Inner::lease_wait`]), woken by LEASE and close.
+    pub(crate) lease_waiters: Vec<Waker>,
 }
 
 impl Shared {
@@ -93,12 +102,33 @@ impl Shared {
             io_backlog: 0,
             closed: None,
             driver_done: false,
+            store_limit: usize::MAX,
+            lease_waiters: Vec::new(),
         }
+    }
+
+    /// Resumable session: keep at most half of `max_store_bytes` unacknowledged before
+    /// producers wait (the rest absorbs what is already in flight).
+    pub(crate) fn with_store_bound(mut self, max_store_bytes: Option<usize>) -> Self {
+        if let Some(max) = max_store_bytes {
+            self.store_limit = max / 2;
+        }
+        self
+    }
+
+    /// True when lease is in force and there is no valid lease to send a request with.
+    pub(crate) fn lacks_lease(&self) -> bool {
+        self.conn.lease_enabled() && self.conn.availability(std::time::Instant::now()) == 0.0
+    }
+
+    /// True when a resumable session keeps so many unacknowledged bytes that producers wait.
+    pub(crate) fn store_full(&self) -> bool {
+        self.store_limit != usize::MAX && self.conn.resume_store_bytes() >= self.store_limit
     }
 
     /// True when a producer may queue more data.
     pub(crate) fn has_capacity(&self) -> bool {
-        self.io_backlog + self.conn.pending_transmit_bytes() < HIGH_WATER
+        self.io_backlog + self.conn.pending_transmit_bytes() < HIGH_WATER && !self.store_full()
     }
 }
 
@@ -239,35 +269,71 @@ impl Outbound {
     }
 }
 
+/// Most values one producer hands over per poll (fewer re-queues in the driver's set of
+/// producers), and most payload bytes, so a batch never overshoots the write buffer by much.
+const PRODUCER_BATCH: usize = 64;
+const PRODUCER_BATCH_BYTES: usize = 64 * 1024;
+
+impl Outbound {
+    /// One value within credit, or the end.
+    fn take(&mut self, cx: &mut Context<'_>) -> Poll<Option<Signal>> {
+        if self.finished || self.gate.is_cancelled() {
+            return Poll::Ready(None);
+        }
+        if !self.gate.available() {
+            return Poll::Pending;
+        }
+        match self.stream.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(p))) => {
+                self.gate.take();
+                if self.mode == OutMode::Response {
+                    self.finished = true;
+                }
+                Poll::Ready(Some(Signal::Next(p)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.finished = true;
+                Poll::Ready(Some(Signal::Error(e)))
+            }
+            Poll::Ready(None) => {
+                self.finished = true;
+                Poll::Ready(Some(Signal::Complete))
+            }
+        }
+    }
+}
+
+fn signal_len(s: &Signal) -> usize {
+    match s {
+        Signal::Next(p) => p.len(),
+        _ => 0,
+    }
+}
+
 impl Stream for Outbound {
-    type Item = (StreamId, OutMode, Signal);
+    /// The stream, its mode, a first value and any more that were ready in the same poll.
+    type Item = (StreamId, OutMode, Signal, Vec<Signal>);
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.finished || self.gate.is_cancelled() {
             return Poll::Ready(None);
         }
         self.gate.waker.register(cx.waker());
-        if !self.gate.available() {
-            return Poll::Pending;
-        }
-        let (id, mode) = (self.id, self.mode);
-        match self.stream.as_mut().poll_next(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(p))) => {
-                self.gate.take();
-                if mode == OutMode::Response {
-                    self.finished = true;
+        let Some(first) = std::task::ready!(self.take(cx)) else {
+            return Poll::Ready(None);
+        };
+        let mut more = Vec::new();
+        let mut bytes = signal_len(&first);
+        while more.len() < PRODUCER_BATCH && bytes < PRODUCER_BATCH_BYTES {
+            match self.take(cx) {
+                Poll::Ready(Some(s)) => {
+                    bytes += signal_len(&s);
+                    more.push(s);
                 }
-                Poll::Ready(Some((id, mode, Signal::Next(p))))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                self.finished = true;
-                Poll::Ready(Some((id, mode, Signal::Error(e))))
-            }
-            Poll::Ready(None) => {
-                self.finished = true;
-                Poll::Ready(Some((id, mode, Signal::Complete)))
+                _ => break,
             }
         }
+        Poll::Ready(Some((self.id, self.mode, first, more)))
     }
 }
