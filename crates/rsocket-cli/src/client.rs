@@ -308,8 +308,9 @@ pub struct ClientArgs {
     /// Max lifetime without KEEPALIVE from the server (default 90s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Connection")]
     pub lifetime: Option<Duration>,
-    /// Ask for resumption in SETUP (resume token, R flag). The runtime does not resume lost
-    /// sessions yet; servers that do not support it reject the SETUP.
+    /// Resume the session after a lost connection: reconnect with backoff for up to SECONDS
+    /// (default 120) and continue where it stopped. The server must support resumption
+    /// (`rsocket serve --resume`); others reject the SETUP.
     #[arg(
         long,
         value_name = "SECONDS",
@@ -736,13 +737,6 @@ async fn finish(rs: &RSocket, finished: &Finished, fire_only: bool) -> Result<()
     }
 }
 
-fn resume_token() -> Bytes {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    Bytes::from(format!("rsocket-cli-{}-{nanos:x}", std::process::id()))
-}
-
 async fn execute(args: &ClientArgs) -> Result<(), Failure> {
     let Some(uri) = args.uri.as_deref() else {
         return Err(Failure::usage(
@@ -798,9 +792,6 @@ async fn execute(args: &ClientArgs) -> Result<(), Failure> {
         }
         builder = builder.mtu(mtu);
     }
-    if args.resume.is_some() {
-        builder = builder.resume_token(resume_token());
-    }
 
     let finished = Finished::default();
     let ca_pem = match &args.ca_cert {
@@ -817,8 +808,36 @@ async fn execute(args: &ClientArgs) -> Result<(), Failure> {
         },
         ..Default::default()
     };
-    let io = transport::open(uri, &opts, args.debug, &finished).await?;
-    let rs = builder.connect_with(io);
+    let rs = if let Some(secs) = args.resume {
+        // Resumption reconnects by itself, so the runtime opens (and reopens) the transport.
+        if args.debug {
+            eprintln!("rsocket: note: --debug frame dumps are not available with --resume");
+        }
+        let mut b = builder.resume(rsocket::resume::ResumeOptions {
+            session_timeout: Duration::from_secs(secs.max(1)),
+            ..Default::default()
+        });
+        for (k, v) in opts.ws_headers {
+            b = b.ws_header(k, v);
+        }
+        if let Some(pem) = opts.tls.ca_pem {
+            b = b.tls_ca_pem(pem);
+        }
+        finished.set_done();
+        tokio::time::timeout(
+            transport::CONNECT_TIMEOUT,
+            b.tls_insecure(opts.tls.insecure).connect(uri),
+        )
+        .await
+        .map_err(|_| Failure::connect(format!("cannot connect to {uri}: timed out")))?
+        .map_err(|e| match e.kind() {
+            ErrorKind::Usage => Failure::usage(e.message().to_string()),
+            _ => Failure::connect(e.message().to_string()),
+        })?
+    } else {
+        let io = transport::open(uri, &opts, args.debug, &finished).await?;
+        builder.connect_with(io)
+    };
     let mut session = Session {
         rs: rs.clone(),
         args,

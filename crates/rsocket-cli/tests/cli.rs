@@ -772,3 +772,20 @@ fn tls_and_wss_with_ca_cert_or_insecure() {
         assert_eq!(r.stdout.trim_end(), "insecure");
     }
 }
+
+#[test]
+fn resume_against_a_resuming_server_and_a_refusing_one() {
+    let resuming = Server::start_with(&["--resume"]);
+    for uri in [resuming.tcp_uri(), resuming.ws_uri()] {
+        let r = rsocket(&[&uri, "--resume", "-r", "echo", "-d", "kept"]);
+        assert_eq!(r.code, 0, "{uri}: {}", r.stderr);
+        assert_eq!(r.stdout.trim_end(), "kept");
+    }
+    let plain = Server::start();
+    let r = rsocket(&[&plain.tcp_uri(), "--resume", "-r", "echo", "-d", "x"]);
+    assert_eq!(
+        r.code, 4,
+        "a server without resumption rejects the SETUP: {}",
+        r.stderr
+    );
+}

@@ -31,6 +31,11 @@ pub(crate) struct Finished {
 }
 
 impl Finished {
+    /// Marks the transport finished (when the runtime owns the transport).
+    pub(crate) fn set_done(&self) {
+        self.set();
+    }
+
     fn set(&self) {
         self.done.store(true, Ordering::Release);
         self.notify.notify_waiters();
