@@ -394,3 +394,45 @@ fn received_position_counts_wire_bytes_including_ignored_trailing_bytes() {
     server.handle_bytes(now, Bytes::from(padded));
     assert_eq!(server.received_position(), 13);
 }
+
+#[test]
+fn a_busy_receiver_acknowledges_before_the_store_fills() {
+    // A small store (64 KiB) and a keepalive far away: 100 KiB of payloads must still go
+    // through, because the client acknowledges every quarter of the store.
+    let now = Instant::now();
+    let cfg = Config {
+        resume: Some(ResumeConfig {
+            max_store_bytes: 64 * 1024,
+            ..ResumeConfig::default()
+        }),
+        ..Config::default()
+    };
+    let params = SetupParams {
+        resume_token: Some(Bytes::from_static(b"busy")),
+        ..SetupParams::default()
+    };
+    let mut s = Session {
+        now,
+        client: Connection::client(now, cfg.clone(), params),
+        server: Connection::server(now, cfg),
+    };
+    s.pump();
+    events(&mut s.server);
+    s.client
+        .request_stream(now, Payload::from("go"), 1_000_000)
+        .unwrap();
+    s.pump();
+    let Some(Event::Request { stream_id: sid, .. }) = s.server.poll_event() else {
+        panic!()
+    };
+    let chunk = vec![7u8; 1000];
+    for _ in 0..100 {
+        s.server
+            .send_next(sid, Payload::new(chunk.clone()), false)
+            .unwrap();
+        s.pump();
+        assert!(!s.server.is_closed(), "the store overflowed");
+        assert!(s.server.resume_store_bytes() <= 64 * 1024);
+    }
+    assert!(s.server.resume_store_bytes() < 32 * 1024);
+}

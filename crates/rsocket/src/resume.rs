@@ -18,11 +18,15 @@
 //!   [`ResumeConfig`](rsocket_proto::connection::ResumeConfig), and
 //!   [`ServerBuilder::max_resumable_sessions`](crate::ServerBuilder::max_resumable_sessions).
 //!
-//! Acknowledgements ride on KEEPALIVE: each side keeps what it sent for about one keepalive
-//! interval (plus the time the transport is down). Producers pause while a session's store is
-//! over half of [`ResumeOptions::max_store_bytes`] (or the server's `max_store_bytes`), and
-//! a session whose store would still overflow closes with CONNECTION_ERROR; choose a keepalive
-//! interval short enough for the traffic you expect.
+//! Acknowledgements ride on KEEPALIVE: the periodic ones, and an unsolicited KEEPALIVE (R
+//! clear) that a receiver sends whenever a quarter of the store limit has arrived since its
+//! last acknowledgement, so a fast stream never waits for the keepalive interval. Each side
+//! keeps what it sent until the peer acknowledges it (plus what is sent while the transport is
+//! down). Producers pause while a session's store is over half of
+//! [`ResumeOptions::max_store_bytes`] (or the server's `max_store_bytes`), and a session whose
+//! store would still overflow closes with CONNECTION_ERROR. Both sides should use the same
+//! store limit (the default is 16 MiB): the early acknowledgements are paced by the receiver's
+//! own limit.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;

@@ -71,6 +71,7 @@ impl Connection {
         self.last_received = now;
         if frame.frame_type().is_resumable() {
             self.received_position += len as u64;
+            self.ack_if_due();
         }
         if self.state == State::AwaitingSetup {
             return self.handle_first_frame(now, sid, frame);
@@ -247,11 +248,7 @@ impl Connection {
                     "the resume token must not be empty".into(),
                 );
             }
-            self.resume = Some(super::ResumeState {
-                config,
-                token: token.clone(),
-                store: super::ResumeStore::default(),
-            });
+            self.resume = Some(super::ResumeState::new(config, token.clone()));
         }
         if s.lease && !self.config.lease {
             return self.close_local(
@@ -304,9 +301,10 @@ impl Connection {
             );
             return self.close_local(ErrorCode::CONNECTION_ERROR, msg);
         }
+        let position = self.keepalive_position();
         self.queue(Frame::Keepalive(Keepalive {
             respond: false,
-            last_received_position: self.keepalive_position(),
+            last_received_position: position,
             data: k.data,
         }));
     }

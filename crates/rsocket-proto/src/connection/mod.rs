@@ -71,7 +71,7 @@ use crate::frame::{
     StreamId, Version,
 };
 use fragment::{Head, Reassembly};
-pub(crate) use resume::{ResumeState, ResumeStore};
+pub(crate) use resume::ResumeState;
 use stream::{StreamKind, StreamState};
 
 /// Which end of the connection this is.
@@ -246,11 +246,10 @@ impl Connection {
     pub fn client(now: Instant, config: Config, params: SetupParams) -> Self {
         let mut c = Connection::new(Role::Client, now, config);
         if let Some(token) = &params.resume_token {
-            c.resume = Some(ResumeState {
-                config: c.config.resume.clone().unwrap_or_default(),
-                token: token.clone(),
-                store: ResumeStore::default(),
-            });
+            c.resume = Some(ResumeState::new(
+                c.config.resume.clone().unwrap_or_default(),
+                token.clone(),
+            ));
         }
         let setup = Setup {
             version: Version::V1_0,
@@ -361,11 +360,32 @@ impl Connection {
     /// The position KEEPALIVE frames carry: the implied position received with resumption,
     /// and 0 while resumption is not in use ("Set to all 0s
     /// when not supported", Protocol.md KEEPALIVE), as Java peers expect.
-    fn keepalive_position(&self) -> u64 {
-        if self.resume.is_some() {
-            self.received_position
-        } else {
-            0
+    fn keepalive_position(&mut self) -> u64 {
+        match &mut self.resume {
+            Some(r) => {
+                r.acked = self.received_position;
+                self.received_position
+            }
+            None => 0,
+        }
+    }
+
+    /// With resumption, acknowledges what was received once a quarter of the store limit has
+    /// arrived since the last acknowledgement: an unsolicited KEEPALIVE with R clear (the peer
+    /// reads its position and does not answer). Without it a fast stream would stall until
+    /// the next periodic KEEPALIVE.
+    fn ack_if_due(&mut self) {
+        let due = self
+            .resume
+            .as_ref()
+            .is_some_and(|r| self.received_position - r.acked >= r.ack_every());
+        if due && self.state == State::Established {
+            let position = self.keepalive_position();
+            self.queue(Frame::Keepalive(Keepalive {
+                respond: false,
+                last_received_position: position,
+                data: Bytes::new(),
+            }));
         }
     }
 
@@ -460,9 +480,10 @@ impl Connection {
                 }
                 if let Some(k) = self.next_keepalive {
                     if now >= k {
+                        let position = self.keepalive_position();
                         self.queue(Frame::Keepalive(Keepalive {
                             respond: true,
-                            last_received_position: self.keepalive_position(),
+                            last_received_position: position,
                             data: Bytes::new(),
                         }));
                         self.next_keepalive = Some(now + self.keepalive_interval);

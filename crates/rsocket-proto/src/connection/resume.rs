@@ -80,6 +80,26 @@ pub(crate) struct ResumeState {
     pub(crate) config: ResumeConfig,
     pub(crate) token: Bytes,
     pub(crate) store: ResumeStore,
+    /// The received position last acknowledged to the peer.
+    pub(crate) acked: u64,
+}
+
+impl ResumeState {
+    pub(crate) fn new(config: ResumeConfig, token: Bytes) -> Self {
+        ResumeState {
+            config,
+            token,
+            store: ResumeStore::default(),
+            acked: 0,
+        }
+    }
+
+    /// Bytes received after which the receiver acknowledges without waiting for the next
+    /// KEEPALIVE: a quarter of the store limit, so a busy peer's store never fills between
+    /// keepalive intervals.
+    pub(crate) fn ack_every(&self) -> u64 {
+        (self.config.max_store_bytes as u64 / 4).max(1)
+    }
 }
 
 #[cfg(test)]
