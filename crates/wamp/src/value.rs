@@ -176,8 +176,21 @@ impl From<Dict> for Value {
 pub struct Dict(Vec<(String, Value)>);
 
 impl PartialEq for Dict {
+    /// Equal when both hold the same entries in any order, duplicates counted (so a decoded
+    /// dict with a repeated key equals itself).
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        if self.len() != other.len() {
+            return false;
+        }
+        let mut used = vec![false; other.len()];
+        self.0.iter().all(|entry| {
+            let found = other
+                .0
+                .iter()
+                .zip(used.iter_mut())
+                .find(|(o, u)| !**u && *o == entry);
+            found.map(|(_, u)| *u = true).is_some()
+        })
     }
 }
 

@@ -247,11 +247,13 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     max: usize,
 ) -> std::io::Result<Option<(FrameKind, Vec<u8>)>> {
     let mut h = [0u8; 4];
-    match r.read_exact(&mut h).await {
+    // Only an EOF before the first header byte is clean; one inside the header is an error.
+    match r.read_exact(&mut h[..1]).await {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
+    r.read_exact(&mut h[1..]).await?;
     let header = FrameHeader::parse(h, max)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     let mut body = vec![0u8; header.len];

@@ -24,11 +24,18 @@ pub enum WsError {
     NoSubprotocol,
 }
 
+/// Read and write buffer size of one WebSocket connection. tungstenite's default, 128 KiB each,
+/// made an idle session cost ~140 KiB of router memory (the read buffer is reserved up front);
+/// WAMP messages are mostly small, and larger ones are still read, in more than one read.
+pub const WS_BUFFER_SIZE: usize = 16 * 1024;
+
 /// WebSocket limits derived from the WAMP maximum message size.
 pub fn ws_config(max_message_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(max_message_size))
+        .read_buffer_size(WS_BUFFER_SIZE)
+        .write_buffer_size(WS_BUFFER_SIZE)
 }
 
 /// The first subprotocol in the client's list that we support.
