@@ -10,7 +10,7 @@ py="$here/../.venv-wamp/bin/python"
 ws_port="${WAMP_WS_PORT:-18080}"
 raw_port="${WAMP_RAW_PORT:-18081}"
 (cd "$root" && cargo build -q -p wamp --example wamp_router)
-"$root/target/debug/examples/wamp_router" --ws "127.0.0.1:$ws_port" --rawsocket "127.0.0.1:$raw_port" &
+"${CARGO_TARGET_DIR:-$root/target}/debug/examples/wamp_router" --ws "127.0.0.1:$ws_port" --rawsocket "127.0.0.1:$raw_port" &
 router=$!
 trap 'kill $router 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do
