@@ -377,73 +377,47 @@ impl Server {
         self.inner.tracker.track_future(fut)
     }
 
-    /// Spawns a connection task.
-    fn spawn<T: FrameIo>(&self, io: T) {
-        tokio::spawn(self.serve_connection(io));
-    }
-
     /// Accepts TCP connections until shutdown (`TCP_NODELAY` on each).
     pub async fn serve_tcp(&self, listener: TcpListener) -> io::Result<()> {
         let max = self.inner.config.limits.max_frame_size;
-        loop {
-            let accepted = tokio::select! {
-                r = listener.accept() => r,
-                () = self.inner.shutdown.cancelled() => return Ok(()),
-            };
-            match accepted {
-                Ok((tcp, peer)) => {
-                    tracing::debug!(%peer, "accepted TCP connection");
-                    let _ = tcp.set_nodelay(true);
-                    self.spawn(LengthPrefixed::new(tcp, max));
-                }
-                Err(e) => accept_error(e).await,
-            }
-        }
+        self.accept_loop(
+            || accept_tcp(&listener),
+            move |tcp| async move { Ok(LengthPrefixed::new(tcp, max)) },
+        )
+        .await
     }
 
     /// Accepts Unix-socket connections until shutdown.
     #[cfg(unix)]
     pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> io::Result<()> {
         let max = self.inner.config.limits.max_frame_size;
-        loop {
-            let accepted = tokio::select! {
-                r = listener.accept() => r,
-                () = self.inner.shutdown.cancelled() => return Ok(()),
-            };
-            match accepted {
-                Ok((s, _)) => self.spawn(LengthPrefixed::new(s, max)),
-                Err(e) => accept_error(e).await,
-            }
-        }
+        let accept = || async {
+            let (s, addr) = listener.accept().await?;
+            Ok((s, format!("{addr:?}")))
+        };
+        self.accept_loop(
+            accept,
+            move |s| async move { Ok(LengthPrefixed::new(s, max)) },
+        )
+        .await
     }
 
     /// Accepts WebSocket connections on `path` (other paths get 404) until shutdown.
     #[cfg(feature = "ws")]
     pub async fn serve_ws(&self, listener: TcpListener, path: &str) -> io::Result<()> {
-        loop {
-            let accepted = tokio::select! {
-                r = listener.accept() => r,
-                () = self.inner.shutdown.cancelled() => return Ok(()),
-            };
-            match accepted {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    let server = self.clone();
-                    let path = path.to_string();
-                    self.inner.tracker.spawn(async move {
-                        let hs = crate::transport::ws::accept(tcp, &path);
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
-                            Ok(Ok(ws)) => server.spawn(ws),
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "WebSocket handshake failed")
-                            }
-                            Err(_) => tracing::debug!(%peer, "WebSocket handshake timed out"),
-                        }
-                    });
+        let path = path.to_string();
+        self.accept_loop(
+            || accept_tcp(&listener),
+            move |tcp| {
+                let path = path.clone();
+                async move {
+                    crate::transport::ws::accept(tcp, &path)
+                        .await
+                        .map_err(|e| format!("WebSocket handshake: {e}"))
                 }
-                Err(e) => accept_error(e).await,
-            }
-        }
+            },
+        )
+        .await
     }
 
     /// Accepts TLS connections (`tcp+tls://`) until shutdown. Build the configuration with
@@ -456,28 +430,20 @@ impl Server {
     ) -> io::Result<()> {
         let max = self.inner.config.limits.max_frame_size;
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-        loop {
-            let accepted = tokio::select! {
-                r = listener.accept() => r,
-                () = self.inner.shutdown.cancelled() => return Ok(()),
-            };
-            match accepted {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    let (server, acceptor) = (self.clone(), acceptor.clone());
-                    self.inner.tracker.spawn(async move {
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(tls)) => server.spawn(LengthPrefixed::new(tls, max)),
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed")
-                            }
-                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                        }
-                    });
+        self.accept_loop(
+            || accept_tcp(&listener),
+            move |tcp| {
+                let acceptor = acceptor.clone();
+                async move {
+                    let tls = acceptor
+                        .accept(tcp)
+                        .await
+                        .map_err(|e| format!("TLS handshake: {e}"))?;
+                    Ok(LengthPrefixed::new(tls, max))
                 }
-                Err(e) => accept_error(e).await,
-            }
-        }
+            },
+        )
+        .await
     }
 
     /// Accepts WebSocket-over-TLS connections (`wss://`) on `path` until shutdown.
@@ -489,29 +455,51 @@ impl Server {
         tls: Arc<rustls::ServerConfig>,
     ) -> io::Result<()> {
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let path = path.to_string();
+        self.accept_loop(
+            || accept_tcp(&listener),
+            move |tcp| {
+                let (acceptor, path) = (acceptor.clone(), path.clone());
+                async move {
+                    let tls = acceptor
+                        .accept(tcp)
+                        .await
+                        .map_err(|e| format!("TLS handshake: {e}"))?;
+                    crate::transport::ws::accept(tls, &path)
+                        .await
+                        .map_err(|e| format!("WebSocket handshake: {e}"))
+                }
+            },
+        )
+        .await
+    }
+
+    /// The accept loop behind every `serve_*`: accepts until shutdown and serves each stream
+    /// on a task of its own, after `handshake` (TLS, WebSocket upgrade) turned it into a
+    /// transport within [`HANDSHAKE_TIMEOUT`]. Accept errors back off briefly.
+    async fn accept_loop<S, A, AF, H, HF, T>(&self, mut accept: A, handshake: H) -> io::Result<()>
+    where
+        A: FnMut() -> AF,
+        AF: Future<Output = io::Result<(S, String)>>,
+        H: Fn(S) -> HF,
+        HF: Future<Output = Result<T, String>> + Send + 'static,
+        T: FrameIo,
+    {
         loop {
             let accepted = tokio::select! {
-                r = listener.accept() => r,
+                r = accept() => r,
                 () = self.inner.shutdown.cancelled() => return Ok(()),
             };
             match accepted {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    let (server, acceptor, path) =
-                        (self.clone(), acceptor.clone(), path.to_string());
+                Ok((stream, peer)) => {
+                    tracing::debug!(%peer, "accepted a connection");
+                    let server = self.clone();
+                    let hs = handshake(stream);
                     self.inner.tracker.spawn(async move {
-                        let hs = async {
-                            let tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
-                            crate::transport::ws::accept(tls, &path)
-                                .await
-                                .map_err(|e| e.to_string())
-                        };
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
-                            Ok(Ok(ws)) => server.spawn(ws),
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS/WebSocket handshake failed")
-                            }
-                            Err(_) => tracing::debug!(%peer, "TLS/WebSocket handshake timed out"),
+                            Ok(Ok(io)) => server.serve_connection(io).await,
+                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "handshake timed out"),
                         }
                     });
                 }
@@ -537,6 +525,13 @@ impl Server {
     pub fn connection_count(&self) -> usize {
         self.inner.tracker.len()
     }
+}
+
+/// Accepts one TCP connection with `TCP_NODELAY` on.
+async fn accept_tcp(listener: &TcpListener) -> io::Result<(tokio::net::TcpStream, String)> {
+    let (tcp, peer) = listener.accept().await?;
+    let _ = tcp.set_nodelay(true);
+    Ok((tcp, peer.to_string()))
 }
 
 /// Accept errors (such as running out of file descriptors) are transient: back off briefly.
