@@ -1,17 +1,80 @@
-//! RSocket messaging: the layer between raw frames and application handlers.
+//! RSocket messaging: the layer between raw frames and application handlers, in the style of
+//! Spring Messaging, with handlers that feel like axum and codecs like tonic.
 //!
 //! ```text
-//!  application handlers, Requester / Router (to come)
+//!  your handlers: async fn(Path<..>, Json<..>, Authentication, Requester, State<..>) -> ..
+//!        │                                   your calls: requester.route(..).data(..).retrieve_one()
+//!  Router ── tower layers ── extractors ── codecs (JSON, CBOR, MessagePack, text, bytes, yours)
+//!        │                                   Requester ── route + metadata envelope
+//!  metadata: composite, routing, authentication, per-stream MIME, Zipkin
 //!        │
-//!  rsocket-messaging  ── metadata: composite, routing, authentication, per-stream MIME types,
-//!        │                          Zipkin tracing; well-known MIME ids
-//!  rsocket / rsocket-proto (frames carry metadata as opaque bytes)
+//!  rsocket (connection driver, transports) / rsocket-proto (frames)
 //! ```
 //!
-//! Today the crate holds the [`metadata`] extension codecs; they depend on nothing but
-//! [`bytes`], so frames from any transport (or from a test) can be read with them.
+//! - [`Router`]: `async fn` handlers by route pattern (`find.radar.{code}`, `*`, `**`), one
+//!   registration method per interaction model, extractors ([`router`] module), SETUP and
+//!   metadata-push handlers, tower layers ([`router::layers`]). Serve it with
+//!   [`Router::into_acceptor`] on a server, or as a client responder.
+//! - [`Requester`]: `requester.route("find.radar.{}", ["EWR"]).metadata(token, BEARER)
+//!   .data(&view).retrieve_one::<Location>()`; the interaction model follows from the data
+//!   and the terminal method.
+//! - [`codec`]: codecs keyed by MIME type; decode errors answer ERROR\[INVALID\] with a message
+//!   saying what failed.
+//! - [`metadata`]: the metadata extension codecs.
 //!
-//! # Example: a route and a bearer token in composite metadata
+//! # Quick start
+//!
+//! ```
+//! use futures::StreamExt;
+//! use rsocket::{Server, transport::memory_pair};
+//! use rsocket_messaging::router::{Json, Path};
+//! use rsocket_messaging::{Error, Requester, Router};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct Location { code: String, lat: f64, lon: f64 }
+//!
+//! async fn find_radar(Path(code): Path<String>) -> Result<Json<Location>, Error> {
+//!     match code.as_str() {
+//!         "EWR" => Ok(Json(Location { code, lat: 40.69, lon: -74.17 })),
+//!         _ => Err(rsocket::Error::application(format!("no radar {code}")).into()),
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let router = Router::new()
+//!     .request_response("find.radar.{code}", find_radar)
+//!     .request_stream("count.{n}", |Path(n): Path<u32>| async move {
+//!         futures::stream::iter((0..n).map(Json))
+//!     });
+//! let server = Server::builder().acceptor(router.into_acceptor()).build();
+//! let (client_io, server_io) = memory_pair(64 * 1024);
+//! tokio::spawn(server.serve_connection(server_io));
+//!
+//! let requester = Requester::builder().connect_with(client_io)?;
+//! let ewr: Location = requester.route("find.radar.{}", ["EWR"]).retrieve_one().await?;
+//! assert_eq!(ewr.lat, 40.69);
+//! let counts: Vec<u32> = requester
+//!     .route("count.{}", [3])
+//!     .retrieve_stream::<u32>()
+//!     .map(Result::unwrap)
+//!     .collect()
+//!     .await;
+//! assert_eq!(counts, [0, 1, 2]);
+//! let err = requester.route("find.radar.{}", ["XXX"]).retrieve_one::<Location>().await;
+//! let Err(Error::RSocket(err)) = err else { panic!("expected an ERROR frame") };
+//! assert_eq!(err.code(), Some(rsocket::ErrorCode::APPLICATION_ERROR));
+//! assert_eq!(err.message(), "no radar XXX");
+//! # Ok(()) }
+//! ```
+//!
+//! # Cancel safety
+//!
+//! Dropping a [`RequestSpec::retrieve_one`] future or a [`RequestSpec::retrieve_stream`]
+//! stream before it ends sends CANCEL; the handler's future or stream is then dropped.
+//!
+//! # Metadata example: a route and a bearer token in composite metadata
 //!
 //! This is what Spring's `RSocketRequester` sends with `.route("echo")` and bearer
 //! authentication, with the connection's metadata MIME type set to
@@ -61,4 +124,18 @@
 //! (`composite metadata entry 1: content length 700 exceeds remaining 12 bytes`). The
 //! composite-metadata parser has a cargo-fuzz target (`fuzz/fuzz_targets/composite_metadata.rs`).
 
+pub mod codec;
+mod de;
+mod envelope;
+mod error;
 pub mod metadata;
+mod requester;
+pub mod router;
+
+pub use erased_serde;
+pub use error::{Error, Interaction};
+pub use requester::{
+    AUTHENTICATION, AuthenticationEntry, BEARER, Bearer, MetadataEncoder, RequestSpec, Requester,
+    RequesterBuilder, RouteVars, SIMPLE_AUTH, SimpleAuth,
+};
+pub use router::{Router, RouterAcceptor};
