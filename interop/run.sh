@@ -101,24 +101,27 @@ start() {
 }
 
 declare -A PORT
-for s in ours_tcp ours_ws ours_lease_tcp ours_lease_ws py_tcp py_ws py_lease_tcp py_lease_ws js_tcp js_ws; do
+for s in ours_tcp ours_ws ours_lease_tcp ours_lease_ws ours_resume_tcp ours_resume_ws py_tcp py_ws \
+  py_lease_tcp py_lease_ws js_tcp js_ws js_resume_tcp js_resume_ws; do
   PORT[$s]="$(free_port)"
 done
 
 echo "== starting servers"
 start ours "$BIN/interop-server" --tcp "127.0.0.1:${PORT[ours_tcp]}" --ws "127.0.0.1:${PORT[ours_ws]}"
 start ours_lease "$BIN/interop-server" --lease --tcp "127.0.0.1:${PORT[ours_lease_tcp]}" --ws "127.0.0.1:${PORT[ours_lease_ws]}"
+start ours_resume "$BIN/interop-server" --resume --tcp "127.0.0.1:${PORT[ours_resume_tcp]}" --ws "127.0.0.1:${PORT[ours_resume_ws]}"
 for t in tcp ws; do
   start "py_$t" env PYTHONPATH="$HERE/py" "$VENV/bin/python" "$HERE/py/server.py" --transport "$t" --port "${PORT[py_$t]}"
   start "py_lease_$t" env PYTHONPATH="$HERE/py" "$VENV/bin/python" "$HERE/py/server.py" --transport "$t" --port "${PORT[py_lease_$t]}" --scenario lease
   start "js_$t" node "$HERE/js/server.js" --transport "$t" --port "${PORT[js_$t]}"
+  start "js_resume_$t" node "$HERE/js/server.js" --transport "$t" --port "${PORT[js_resume_$t]}" --scenario resume
 done
 
 # ---------------------------------------------------------------------------------------------
 # The matrix.
 
 SCENARIOS=(rr fnf metadata_push request_n cancel channel errors payload_100k payload_5m
-  composite_simple composite_bearer setup setup_reject keepalive lease)
+  composite_simple composite_bearer setup setup_reject keepalive lease resume)
 
 # Cells expected to fail, "scenario peer direction transport" (transport may be *), with the
 # reason. A known failure that passes fails the run, so this list stays true.
@@ -140,6 +143,7 @@ CELLS=()
 for s in "${SCENARIOS[@]}"; do
   for p in py js; do
     [[ "$s" == lease && "$p" == js ]] && continue   # lease runs against rsocket-py only
+    [[ "$s" == resume && "$p" == py ]] && continue  # rsocket-py 0.4.20 has no resumption
     for d in "ours->peer" "peer->ours"; do
       for t in tcp ws; do
         cell="$s $p $d $t"
@@ -153,10 +157,10 @@ run_cell() {  # run_cell INDEX "scenario peer direction transport"
   local idx="$1" s p d t srv port cmd
   read -r s p d t <<< "$2"
   if [[ "$d" == "ours->peer" ]]; then
-    srv="$p"; [[ "$s" == lease ]] && srv="${p}_lease"
+    srv="$p"; [[ "$s" == lease || "$s" == resume ]] && srv="${p}_$s"
     cmd=("$BIN/interop-client" --uri "$(uri "$srv" "$t")" --scenario "$s")
   else
-    srv=ours; [[ "$s" == lease ]] && srv=ours_lease
+    srv=ours; [[ "$s" == lease || "$s" == resume ]] && srv="ours_$s"
     port="${PORT[${srv}_$t]}"
     if [[ "$p" == py ]]; then
       cmd=(env PYTHONPATH="$HERE/py" "$VENV/bin/python" "$HERE/py/client.py" --transport "$t" --port "$port" --scenario "$s")

@@ -13,6 +13,8 @@ const {
   WellKnownMimeType, encodeCompositeMetadata, encodeSimpleAuthMetadata, encodeBearerAuthMetadata,
 } = require("rsocket-composite-metadata");
 const WebSocket = require("ws");
+const crypto = require("crypto");
+const { Proxy } = require("./proxy");
 const {
   COMPOSITE, OCTET_STREAM, MTU, ERROR_MESSAGE, REJECT_ME, parseArgs, blob, routeMetadata, finish,
 } = require("./common");
@@ -216,21 +218,87 @@ async function run(rsocket, scenario, closed) {
   }
 }
 
+// `resume`: a resumable connection through a TCP proxy on 127.0.0.1 (interop/js/proxy.js) in
+// front of the server's port; a paced request-stream of RESUME_ITEMS items with a credit of 16
+// topped up by 8; the proxy is killed after items 50 and 120 and restarted 300 ms later. Every
+// item must arrive exactly once, in order, then COMPLETE.
+const RESUME_ITEMS = 200;
+const RESUME_PACE_MS = 20;
+const RESUME_KILL_AT = [50, 120];
+const RESUME_DOWN_MS = 300;
+
+async function resume(args) {
+  // Frames are traced (stderr, the cell's log) over TCP, where they are length-prefixed.
+  const proxy = new Proxy(args.port, args.transport === "tcp");
+  await proxy.start();
+  let reconnects = 0;
+  const connector = new RSocketConnector({
+    setup: { dataMimeType: OCTET_STREAM, metadataMimeType: COMPOSITE, keepAlive: 500, lifetime: 30000 },
+    transport: transport(args.transport, proxy.port),
+    fragmentation: { maxOutboundFragmentSize: MTU },
+    resume: {
+      tokenGenerator: () => crypto.randomBytes(16),
+      reconnectFunction: (attempt) => {
+        reconnects = attempt + 1;
+        return attempt >= 100 ? Promise.reject(new Error("gave up after 100 reconnection attempts")) : sleep(100);
+      },
+    },
+  });
+  const rsocket = await connector.connect();
+  const closes = [];
+  rsocket.onClose((e) => closes.push(String(e && e.message)));
+  const c = new Collector();
+  let kills = 0;
+  let stream = null;
+  const onNext = c.onNext.bind(c);
+  c.onNext = (p, isComplete) => {
+    onNext(p, isComplete);
+    const n = c.values.length;
+    if (n % 8 === 0 && n + 8 <= RESUME_ITEMS) stream.request(8);
+    if (RESUME_KILL_AT.includes(n)) {
+      kills++;
+      proxy.kill();
+      setTimeout(() => proxy.restart().catch((e) => { c.error = e; }), RESUME_DOWN_MS);
+    }
+  };
+  stream = rsocket.requestStream(req(`stream.paced.${RESUME_ITEMS}.${RESUME_PACE_MS}`), 16, c);
+  await c.waitFor(() => c.completed || c.error, 40000);
+  const data = c.values.map((v) => v.data.toString());
+  const expected = Array.from({ length: RESUME_ITEMS }, (_, i) => String(i));
+  const state = `${data.length} items, ${kills} proxy kills, ${proxy.accepted} connections, ${reconnects} reconnection attempts`;
+  check(!c.error, `stream failed (${state}): ${c.error && c.error.message} (code ${c.error && c.error.code})`);
+  check(c.completed, `no COMPLETE within 40 s (${state}; last item ${data[data.length - 1]})`);
+  const bad = data.findIndex((d, i) => d !== expected[i]);
+  check(bad < 0 && data.length === RESUME_ITEMS,
+    `items out of order or missing (${state}): first difference at index ${bad}: ${data.slice(Math.max(0, bad - 2), bad + 3)}`);
+  check(proxy.accepted >= 3, `only ${proxy.accepted} connections through the proxy: not resumed twice`);
+  proxy.kill();
+  return `${RESUME_ITEMS} items once and in order; ${kills} proxy kills, ${proxy.accepted} connections`;
+}
+
+function transport(kind, port) {
+  return kind === "tcp"
+    ? new TcpClientTransport({ connectionOptions: { host: "127.0.0.1", port } })
+    : new WebsocketClientTransport({
+      url: `ws://127.0.0.1:${port}/rsocket`,
+      wsCreator: (url) => new WebSocket(url),
+    });
+}
+
 async function main() {
   const args = parseArgs(null);
+  if (args.scenario === "resume") {
+    finish(true, await withTimeout(resume(args), 45000, "resume"));
+  }
   const setup = {
     dataMimeType: OCTET_STREAM, metadataMimeType: COMPOSITE, keepAlive: 20000, lifetime: 90000,
   };
   if (args.scenario === "setup") setup.payload = { data: Buffer.from("setup-data"), metadata: SETUP_META };
   if (args.scenario === "setup_reject") setup.payload = { data: Buffer.from(REJECT_ME) };
   if (args.scenario === "keepalive") Object.assign(setup, { keepAlive: 500, lifetime: 2000 });
-  const transport = args.transport === "tcp"
-    ? new TcpClientTransport({ connectionOptions: { host: "127.0.0.1", port: args.port } })
-    : new WebsocketClientTransport({
-      url: `ws://127.0.0.1:${args.port}/rsocket`,
-      wsCreator: (url) => new WebSocket(url),
-    });
-  const connector = new RSocketConnector({ setup, transport, fragmentation: { maxOutboundFragmentSize: MTU } });
+  const connector = new RSocketConnector({
+    setup, transport: transport(args.transport, args.port), fragmentation: { maxOutboundFragmentSize: MTU },
+  });
   const closed = { error: null };
   const rsocket = await connector.connect();
   rsocket.onClose((e) => { closed.error = e || new Error("closed"); });

@@ -1,9 +1,11 @@
 "use strict";
 // rsocket-js server for the interop suite.
 //
-//   node server.js --transport tcp|ws --port N [--scenario all]
+//   node server.js --transport tcp|ws --port N [--scenario all|resume]
 //
-// Serves the suite's routes (interop/README.md) on 127.0.0.1 (any WebSocket path).
+// Serves the suite's routes (interop/README.md) on 127.0.0.1 (any WebSocket path). With
+// `--scenario resume`, sessions whose SETUP asks for resumption are resumable (rsocket-js's
+// experimental `resume` option, session timeout 30 s).
 
 const { RSocketServer, ErrorCodes } = require("rsocket-core");
 const { TcpServerTransport } = require("rsocket-tcp-server");
@@ -61,6 +63,30 @@ function responder(setup) {
           onExtension() {},
         };
       }
+      const paced = route && /^stream\.paced\.(\d+)\.(\d+)$/.exec(route);
+      if (paced) {
+        // n items, one every ms milliseconds, within the requester's credit; then COMPLETE.
+        const [n, ms] = [Number(paced[1]), Number(paced[2])];
+        let next = 0;
+        let credit = initialRequestN;
+        let timer = null;
+        const tick = () => {
+          timer = null;
+          if (credit <= 0 || next >= n) return;
+          credit--;
+          const last = next === n - 1;
+          responderStream.onNext({ data: Buffer.from(String(next++)) }, false);
+          if (last) responderStream.onComplete();
+          else schedule();
+        };
+        const schedule = () => { if (!timer && credit > 0 && next < n) timer = setTimeout(tick, ms); };
+        schedule();
+        return {
+          request(k) { credit += k; schedule(); },
+          cancel() { next = n; if (timer) clearTimeout(timer); },
+          onExtension() {},
+        };
+      }
       if (route === null || route === "echo") {
         setImmediate(() => responderStream.onNext({ data: payload.data, metadata: payload.metadata }, true));
       } else {
@@ -115,6 +141,7 @@ async function main() {
     });
   const server = new RSocketServer({
     transport,
+    ...(args.scenario === "resume" ? { resume: { sessionTimeout: 30000 } } : {}),
     fragmentation: { maxOutboundFragmentSize: MTU },
     acceptor: {
       accept: async (setup, remotePeer) => {

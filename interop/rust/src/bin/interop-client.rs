@@ -3,15 +3,21 @@
 //!
 //! `request_n` drives frames by hand (our `PayloadStream` tops up credit by itself, so an exact
 //! "3, then 2 more" sequence is written frame by frame); every other scenario uses the
-//! `rsocket` client.
+//! `rsocket` client. `resume` runs through a TCP proxy on 127.0.0.1 inside this process, killed
+//! twice mid-stream and restarted.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
 use rsocket::transport::{FrameIo, Inbound, LengthPrefixed, TransportUri};
-use rsocket::{Client, ClientBuilder, ErrorKind, Payload, Prefetch, RSocket};
+use rsocket::{
+    Backoff, Client, ClientBuilder, ErrorKind, Payload, Prefetch, RSocket, ResumeOptions,
+};
 use rsocket_interop::{
     COMPOSITE, ERROR_MESSAGE, MTU, OCTET_STREAM, REJECT_ME, arg, blob, route, route_with_text,
 };
@@ -293,8 +299,182 @@ async fn scenario(uri: &str, name: &str) -> Res {
                 Ok(other) => fail(format!("3rd request beyond a lease of 2: {other:?}")),
             }
         }
+        "resume" => resume(uri).await,
         other => fail(format!("unknown scenario {other}")),
     }
+}
+
+// ---- resume: a killable TCP proxy -------------------------------------------------------------
+
+/// Items of the resumed stream, one every `RESUME_PACE_MS`.
+const RESUME_ITEMS: u64 = 200;
+const RESUME_PACE_MS: u64 = 20;
+/// The proxy is killed after these items arrived, and restarted `RESUME_DOWN` later.
+const RESUME_KILL_AT: [u64; 2] = [50, 120];
+const RESUME_DOWN: Duration = Duration::from_millis(300);
+
+/// A TCP proxy on 127.0.0.1 that can be killed (every connection through it dropped, the
+/// listener closed; bytes in flight are lost) and restarted on the same port.
+struct Proxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Result<Proxy, String> {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut p = Proxy {
+            addr: l.local_addr().map_err(|e| e.to_string())?,
+            upstream,
+            task: None,
+            accepted: Arc::new(AtomicUsize::new(0)),
+        };
+        p.serve(l);
+        Ok(p)
+    }
+
+    fn serve(&mut self, l: tokio::net::TcpListener) {
+        let (upstream, accepted) = (self.upstream, self.accepted.clone());
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    r = l.accept() => {
+                        let Ok((mut down, _)) = r else { continue };
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                        conns.spawn(async move {
+                            let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                                return;
+                            };
+                            let _ = down.set_nodelay(true);
+                            let _ = up.set_nodelay(true);
+                            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                        });
+                    }
+                    Some(_) = conns.join_next() => {}
+                }
+            }
+            // Aborting this task drops `conns`, which aborts every copy and closes both
+            // sides of every connection.
+        }));
+    }
+
+    async fn kill(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
+    async fn restart(&mut self) -> Result<(), String> {
+        for _ in 0..200 {
+            if let Ok(l) = tokio::net::TcpListener::bind(self.addr).await {
+                self.serve(l);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        fail(format!("cannot listen on {} again", self.addr))
+    }
+}
+
+/// A resumable client through a proxy in front of the peer's resumable server: a paced
+/// request-stream of `RESUME_ITEMS` items; the proxy is killed after items 50 and 120 and
+/// restarted 300 ms later. Every item must arrive exactly once, in order, then COMPLETE.
+async fn resume(uri: &str) -> Res {
+    let (upstream, ws_path) = match uri.parse::<TransportUri>().map_err(|e| e.to_string())? {
+        TransportUri::Tcp(addr) => (addr, None),
+        TransportUri::WebSocket(url) => {
+            let rest = url
+                .strip_prefix("ws://")
+                .ok_or_else(|| format!("resume runs over tcp:// or ws://, not {url}"))?;
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            (authority.to_string(), Some(path.to_string()))
+        }
+        other => return fail(format!("unsupported URI {other}")),
+    };
+    let upstream: SocketAddr = tokio::net::lookup_host(&upstream)
+        .await
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {upstream}"))?;
+    let mut proxy = Proxy::start(upstream).await?;
+    let via = match &ws_path {
+        None => format!("tcp://{}", proxy.addr),
+        Some(path) => format!("ws://{}{path}", proxy.addr),
+    };
+    let rs = builder()
+        .keepalive(Duration::from_millis(500), Duration::from_secs(30))
+        .resume(ResumeOptions {
+            session_timeout: Duration::from_secs(30),
+            reconnect_backoff: Backoff {
+                initial: Duration::from_millis(50),
+                max: Duration::from_millis(200),
+            },
+            ..ResumeOptions::default()
+        })
+        .connect(&via)
+        .await
+        .map_err(|e| e.to_string())?;
+    let route_name = format!("stream.paced.{RESUME_ITEMS}.{RESUME_PACE_MS}");
+    let mut s = rs.request_stream_with(
+        req(&route_name, "")?,
+        Prefetch {
+            initial: 16,
+            refill: 8,
+        },
+    );
+    let mut next = 0u64;
+    let mut kills = 0;
+    loop {
+        let item = tokio::time::timeout(Duration::from_secs(15), s.next())
+            .await
+            .map_err(|_| format!("no item {next} within 15 s ({kills} proxy kills so far)"))?;
+        match item {
+            None => break,
+            Some(Ok(p)) => {
+                let got = p.data_utf8().unwrap_or("?").to_string();
+                if got != next.to_string() {
+                    return fail(format!(
+                        "item {next}: got {got:?} ({kills} proxy kills so far)"
+                    ));
+                }
+                next += 1;
+            }
+            Some(Err(e)) => {
+                return fail(format!(
+                    "stream failed after {next} items ({kills} proxy kills): {e}"
+                ));
+            }
+        }
+        if RESUME_KILL_AT.contains(&next) {
+            proxy.kill().await;
+            kills += 1;
+            tokio::time::sleep(RESUME_DOWN).await;
+            proxy.restart().await?;
+        }
+    }
+    if next != RESUME_ITEMS {
+        return fail(format!(
+            "stream completed after {next} of {RESUME_ITEMS} items"
+        ));
+    }
+    let connections = proxy.accepted.load(Ordering::SeqCst);
+    if connections < 3 {
+        return fail(format!(
+            "only {connections} connections through the proxy: the session was not resumed twice"
+        ));
+    }
+    if rs.is_closed() {
+        return fail(format!("session closed at the end: {}", rs.closed().await));
+    }
+    Ok(format!(
+        "{RESUME_ITEMS} items once and in order; {kills} proxy kills, {connections} connections"
+    ))
 }
 
 /// A transport opened by hand, for frame-level scenarios.

@@ -1,10 +1,12 @@
-//! `interop-server --tcp ADDR --ws ADDR [--lease]`: the server that rsocket-py and rsocket-js
-//! clients run against. Its routes are those of the demo service of `rsocket serve` that the
-//! suite uses (`echo`, `error.{code}`, `stream.infinite`) plus what the demo cannot express:
-//! per-connection counters (`count`), `auth.whoami`, `setup.info`, and SETUP rejection (see
-//! the crate documentation). It does not link `rsocket-cli`, so the suite does not depend on
-//! that crate's state. With `--lease`, each connection that asks for lease is granted 2
-//! requests for 60 s, never renewed.
+//! `interop-server --tcp ADDR --ws ADDR [--lease] [--resume]`: the server that rsocket-py and
+//! rsocket-js clients run against. Its routes are those of the demo service of `rsocket serve`
+//! that the suite uses (`echo`, `error.{code}`, `stream.infinite`) plus what the demo cannot
+//! express: per-connection counters (`count`), `auth.whoami`, `setup.info`, a paced finite
+//! stream (`stream.paced.{n}.{ms}`), and SETUP rejection (see the crate documentation). It does
+//! not link `rsocket-cli`, so the suite does not depend on that crate's state. With `--lease`,
+//! each connection that asks for lease is granted 2 requests for 60 s, never renewed. With
+//! `--resume`, sessions whose SETUP asks for resumption are resumable for 30 s after their
+//! transport is lost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +16,8 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use rsocket::{
-    Error, Payload, PayloadStream, RSocket, Responder, ResponseStream, Server, SetupInfo,
+    Error, Payload, PayloadStream, RSocket, Responder, ResponseStream, ResumeConfig, Server,
+    SetupInfo,
 };
 use rsocket_interop::{ERROR_MESSAGE, MTU, REJECT_ME, arg, auth_of, flag, parse_code, route_of};
 use rsocket_messaging::metadata::Authentication;
@@ -90,7 +93,15 @@ impl Responder for Conn {
                     .boxed()
             }
             None | Some("echo") => futures::stream::once(async move { Ok(request) }).boxed(),
-            Some(r) => futures::stream::once(futures::future::ready(Err(error_route(r)))).boxed(),
+            Some(r) => match paced(r) {
+                Some((n, ms)) => futures::stream::iter(0..n)
+                    .then(move |i| async move {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        Ok(Payload::from(i.to_string()))
+                    })
+                    .boxed(),
+                None => futures::stream::once(futures::future::ready(Err(error_route(r)))).boxed(),
+            },
         }
     }
 
@@ -102,6 +113,12 @@ impl Responder for Conn {
             Some(r) => futures::stream::once(futures::future::ready(Err(error_route(r)))).boxed(),
         }
     }
+}
+
+/// `stream.paced.{n}.{ms}`: `n` items, one every `ms` milliseconds (request-n still applies).
+fn paced(route: &str) -> Option<(u64, u64)> {
+    let (n, ms) = route.strip_prefix("stream.paced.")?.split_once('.')?;
+    Some((n.parse().ok()?, ms.parse().ok()?))
 }
 
 /// `error.{code}` answers that code; any other route is unknown.
@@ -116,7 +133,14 @@ fn error_route(route: &str) -> Error {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let lease = flag(&args, "--lease");
-    let server = Server::builder()
+    let mut builder = Server::builder();
+    if flag(&args, "--resume") {
+        builder = builder.resume(ResumeConfig {
+            session_timeout: Duration::from_secs(30),
+            ..ResumeConfig::default()
+        });
+    }
+    let server = builder
         .lease(lease)
         .mtu(MTU)
         .acceptor(move |setup: SetupInfo, requester: RSocket| async move {
@@ -151,7 +175,7 @@ async fn main() {
     }
     assert!(
         !tasks.is_empty(),
-        "usage: interop-server --tcp ADDR --ws ADDR [--lease]"
+        "usage: interop-server --tcp ADDR --ws ADDR [--lease] [--resume]"
     );
     println!("ready");
     let _ = tokio::signal::ctrl_c().await;
