@@ -507,6 +507,7 @@ impl<T: DriverIo> Driver<T> {
         let after = self.io.backlog();
         let mut s = self.inner.lock();
         s.io_backlog = after;
+        s.sync_budget();
         if after >= HIGH_WATER {
             self.stalled_since.get_or_insert_with(Instant::now);
         } else {
@@ -516,6 +517,11 @@ impl<T: DriverIo> Driver<T> {
         drop(s);
         if had_capacity && after < HIGH_WATER {
             self.inner.capacity.notify_waiters();
+        }
+        if before >= HIGH_WATER && after < HIGH_WATER {
+            // Reading and the producers were paused on this backlog, and nothing else may wake
+            // us (the write finished): run again so they resume.
+            cx.waker().wake_by_ref();
         }
         result
     }
@@ -640,6 +646,7 @@ impl<T: DriverIo> Drop for Driver<T> {
     fn drop(&mut self) {
         let mut s = self.inner.lock();
         s.driver_done = true;
+        s.release_budget();
         if s.closed.is_none() {
             s.closed = Some(Error::new(
                 crate::ErrorKind::ConnectionClosed,

@@ -95,9 +95,12 @@ impl Default for Backoff {
 
 /// Resumable sessions a server keeps by default
 /// ([`ServerBuilder::max_resumable_sessions`](crate::ServerBuilder::max_resumable_sessions)).
-/// With the default store bound of 16 MiB per session, the worst case is 16 GiB of kept
-/// frames; with keepalive-paced acknowledgements a session usually keeps far less.
 pub const DEFAULT_MAX_RESUMABLE_SESSIONS: usize = 1024;
+
+/// Bytes all resumable sessions of a server may keep for retransmission together, by default
+/// ([`ServerBuilder::max_resume_store_total`](crate::ServerBuilder::max_resume_store_total)):
+/// 256 MiB. Each session is also bounded by its own `max_store_bytes` (16 MiB by default).
+pub const DEFAULT_RESUME_STORE_TOTAL: usize = 256 << 20;
 
 /// How long one reconnection attempt (TCP, TLS and WebSocket handshakes) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

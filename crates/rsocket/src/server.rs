@@ -114,6 +114,7 @@ pub struct ServerBuilder {
     interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
     lease_policy: Option<Arc<dyn LeasePolicy>>,
     max_resumable_sessions: usize,
+    max_resume_store_total: usize,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -206,6 +207,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Bytes all resumable sessions together may keep for retransmission. Default
+    /// [`DEFAULT_RESUME_STORE_TOTAL`](crate::resume::DEFAULT_RESUME_STORE_TOTAL) (256 MiB).
+    /// Once reached, the producers of the sessions that keep frames pause until their peers
+    /// acknowledge; each session also stays under its own `max_store_bytes`.
+    pub fn max_resume_store_total(mut self, bytes: usize) -> Self {
+        self.max_resume_store_total = bytes.max(1);
+        self
+    }
+
     /// Request-n policy of inbound channel streams.
     pub fn prefetch(mut self, prefetch: Prefetch) -> Self {
         self.prefetch = prefetch;
@@ -262,6 +272,11 @@ impl ServerBuilder {
             .resume
             .as_ref()
             .map(|_| Arc::new(Registry::new(self.max_resumable_sessions)));
+        let store_budget = self
+            .config
+            .resume
+            .as_ref()
+            .map(|_| crate::shared::StoreBudget::new(self.max_resume_store_total));
         Server {
             inner: Arc::new(ServerInner {
                 config: self.config,
@@ -272,6 +287,7 @@ impl ServerBuilder {
                 tracker: TaskTracker::new(),
                 permits: Arc::new(Semaphore::new(self.max_connections)),
                 registry,
+                store_budget,
             }),
         }
     }
@@ -287,6 +303,7 @@ struct ServerInner {
     permits: Arc<Semaphore>,
     /// Resumable sessions by token (with resumption enabled).
     registry: Option<Arc<Registry>>,
+    store_budget: Option<Arc<crate::shared::StoreBudget>>,
 }
 
 /// An RSocket server: serves connections from any number of listeners until
@@ -322,6 +339,7 @@ impl Server {
             interceptor: None,
             lease_policy: None,
             max_resumable_sessions: crate::resume::DEFAULT_MAX_RESUMABLE_SESSIONS,
+            max_resume_store_total: crate::resume::DEFAULT_RESUME_STORE_TOTAL,
         }
     }
 
@@ -333,7 +351,11 @@ impl Server {
         let conn = Connection::server(Instant::now(), self.inner.config.clone());
         let store_bound = self.inner.config.resume.as_ref().map(|r| r.max_store_bytes);
         let inner = Arc::new(Inner {
-            state: Mutex::new(Shared::new(conn).with_store_bound(store_bound)),
+            state: Mutex::new(
+                Shared::new(conn)
+                    .with_store_bound(store_bound)
+                    .with_budget(self.inner.store_budget.clone()),
+            ),
             driver: AtomicWaker::new(),
             capacity: Notify::new(),
             prefetch: self.inner.prefetch,
@@ -514,6 +536,11 @@ impl Server {
         self.inner.shutdown.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+    }
+
+    /// Bytes all resumable sessions keep for retransmission right now.
+    pub fn resume_store_total(&self) -> usize {
+        self.inner.store_budget.as_ref().map_or(0, |b| b.used())
     }
 
     /// Resumable sessions kept (connected or waiting for their client to resume).

@@ -88,6 +88,8 @@ pub(crate) struct Shared {
     /// Resumable sessions: bytes of unacknowledged frames kept above which producers wait
     /// (half the resume store's bound); `usize::MAX` without resumption.
     pub(crate) store_limit: usize,
+    /// Server: the budget shared by every resumable session, and what this one has reported.
+    pub(crate) budget: Option<(Arc<StoreBudget>, usize)>,
     /// Requests waiting for a lease ([`Inner::lease_wait`]), woken by LEASE and close.
     pub(crate) lease_waiters: Vec<Waker>,
 }
@@ -103,6 +105,7 @@ impl Shared {
             closed: None,
             driver_done: false,
             store_limit: usize::MAX,
+            budget: None,
             lease_waiters: Vec::new(),
         }
     }
@@ -116,6 +119,33 @@ impl Shared {
         self
     }
 
+    /// Server: counts this session's resume store against the server-wide budget.
+    pub(crate) fn with_budget(mut self, budget: Option<Arc<StoreBudget>>) -> Self {
+        self.budget = budget.map(|b| (b, 0));
+        self
+    }
+
+    /// Reports this session's resume store bytes to the server-wide budget.
+    pub(crate) fn sync_budget(&mut self) {
+        let now = self.conn.resume_store_bytes();
+        if let Some((b, reported)) = &mut self.budget {
+            if now > *reported {
+                b.used.fetch_add(now - *reported, Ordering::Relaxed);
+            } else if now < *reported {
+                b.used.fetch_sub(*reported - now, Ordering::Relaxed);
+            }
+            *reported = now;
+        }
+    }
+
+    /// Gives this session's share of the budget back (the session is over).
+    pub(crate) fn release_budget(&mut self) {
+        if let Some((b, reported)) = &mut self.budget {
+            b.used.fetch_sub(*reported, Ordering::Relaxed);
+            *reported = 0;
+        }
+    }
+
     /// True when lease is in force and there is no valid lease to send a request with.
     pub(crate) fn lacks_lease(&self) -> bool {
         self.conn.lease_enabled() && self.conn.availability(std::time::Instant::now()) == 0.0
@@ -123,12 +153,44 @@ impl Shared {
 
     /// True when a resumable session keeps so many unacknowledged bytes that producers wait.
     pub(crate) fn store_full(&self) -> bool {
-        self.store_limit != usize::MAX && self.conn.resume_store_bytes() >= self.store_limit
+        let kept = self.conn.resume_store_bytes();
+        (self.store_limit != usize::MAX && kept >= self.store_limit)
+            || (kept > 0 && self.budget.as_ref().is_some_and(|(b, _)| b.exhausted()))
     }
 
     /// True when a producer may queue more data.
     pub(crate) fn has_capacity(&self) -> bool {
         self.io_backlog + self.conn.pending_transmit_bytes() < HIGH_WATER && !self.store_full()
+    }
+}
+
+/// A server-wide bound on the bytes all resumable sessions keep for retransmission
+/// ([`ServerBuilder::max_resume_store_total`](crate::ServerBuilder::max_resume_store_total)).
+///
+/// Each session reports its store after every write; once the total reaches the limit, the
+/// producers of every session that keeps anything pause until acknowledgements free space. The
+/// bound is soft by what one wake-up of each session produces (at most the 512 KiB send
+/// high-water mark).
+#[derive(Debug)]
+pub(crate) struct StoreBudget {
+    limit: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl StoreBudget {
+    pub(crate) fn new(limit: usize) -> Arc<StoreBudget> {
+        Arc::new(StoreBudget {
+            limit,
+            used: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn exhausted(&self) -> bool {
+        self.used() >= self.limit
     }
 }
 

@@ -637,3 +637,68 @@ async fn lease_is_granted_again_after_resuming() {
     })
     .await;
 }
+
+/// The server-wide budget bounds what all resumable sessions keep together: with slow
+/// acknowledgements (keepalive every 700 ms, client stores large enough that they never
+/// acknowledge early), two sessions streaming 1 KB items stay near a 200 KB total, and still
+/// make progress as acknowledgements arrive.
+#[tokio::test]
+async fn resume_stores_are_bounded_in_total_across_sessions() {
+    let server = Server::builder()
+        .resume(ResumeConfig::default())
+        .max_resume_store_total(200 * 1024)
+        .responder(RequestHandler::new().request_stream(|_p| {
+            futures::stream::iter(0..u64::MAX).map(|_| Ok(Payload::new(vec![b'x'; 1000])))
+        }))
+        .build();
+    let addr = tcp_server(server.clone()).await;
+    let mut streams = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let rs = Client::builder()
+            .keepalive(Duration::from_millis(700), Duration::from_secs(30))
+            .resume(ResumeOptions {
+                max_store_bytes: 64 << 20,
+                ..ResumeOptions::default()
+            })
+            .connect(&format!("tcp://{addr}"))
+            .await
+            .unwrap();
+        streams.push(rs.request_stream_with(Payload::from("go"), rsocket::Prefetch::new(1 << 20)));
+        clients.push(rs);
+    }
+    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|mut s| {
+            let received = received.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(_)) = s.next().await {
+                    received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        peak = peak.max(server.resume_store_total());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let got = received.load(std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        r.abort();
+    }
+    // Soft bound: the budget plus what one wake-up of each session may add (≤ 512 KiB each).
+    assert!(
+        peak <= 200 * 1024 + 2 * 512 * 1024,
+        "peak total {peak} bytes"
+    );
+    // Without the budget each session would keep megabytes between acknowledgements; with it,
+    // the sessions still make progress as keepalives acknowledge.
+    assert!(
+        got > 400,
+        "only {got} items arrived: the budget must not stall sessions for good"
+    );
+    eprintln!("total store peak {peak} bytes, {got} items in 3 s");
+}
