@@ -21,7 +21,7 @@ use tokio::time::Sleep;
 use crate::responder::Responder;
 use crate::resume::{DriverIo, Resumption};
 use crate::server::{Acceptor, SetupInfo};
-use crate::shared::{Gate, HIGH_WATER, Inner, OutMode, Outbound, Signal, Slot};
+use crate::shared::{Gate, HIGH_WATER, Inner, OutMode, Outbound, READ_PAUSE, Signal, Slot};
 use crate::transport::Inbound;
 use crate::{Error, PayloadStream, RSocket};
 
@@ -129,7 +129,7 @@ impl<T: DriverIo> Driver<T> {
         if self.eof
             || self.closing
             || self.accepting.is_some()
-            || self.io.backlog() >= HIGH_WATER
+            || self.io.backlog() >= READ_PAUSE
             || self.tasks.len() >= MAX_TASKS
         {
             return false;

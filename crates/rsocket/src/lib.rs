@@ -51,7 +51,9 @@
 //! Streams request `prefetch` values (default 64) and top up at half ([`Prefetch`]). Handler
 //! streams are polled only while the requester's credit lasts, and not at all while the
 //! transport's send buffer is over 512 KiB, so a slow peer slows the producer instead of
-//! growing memory.
+//! growing memory. Reading goes on past that mark (two peers moving bulk data both ways must
+//! not wait for each other) and stops only at 16 MiB buffered; a peer that does not read for
+//! 30 s while data waits is disconnected.
 
 #![forbid(unsafe_code)]
 

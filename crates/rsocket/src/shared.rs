@@ -21,6 +21,12 @@ use crate::{Error, Payload};
 /// reading from the peer and stops polling response streams. 512 KiB.
 pub(crate) const HIGH_WATER: usize = 512 * 1024;
 
+/// Outbound bytes buffered above which the driver also stops reading: 16 MiB. Reading goes on
+/// past [`HIGH_WATER`] on purpose: two peers moving bulk data both ways would otherwise each
+/// wait for the other to read (a deadlock). Credit and the paused producers bound what reading
+/// adds; this cap (with the write timeout) stops a peer that sends but never reads.
+pub(crate) const READ_PAUSE: usize = 16 << 20;
+
 /// Per-connection state reachable from every handle.
 pub(crate) struct Inner {
     pub(crate) state: Mutex<Shared>,

@@ -294,3 +294,24 @@ async fn websocket_close_code_and_reason_reach_the_client() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bulk_channel_both_ways_does_not_deadlock() {
+    // Both peers have more than the 512 KiB send high-water mark queued at once, through a
+    // 64 KiB pipe: each must keep reading, or each waits for the other forever.
+    deadline(async {
+        let server = server(Arc::new(Seen::default()));
+        let (c, s) = rsocket::transport::memory_pair(64 * 1024);
+        tokio::spawn(server.serve_connection(s));
+        let rs = Client::builder().connect_with(c);
+        let item = Payload::new(vec![0xAB; 1 << 20]);
+        let out = futures::stream::iter(std::iter::repeat_n(item, 24));
+        let back: Vec<_> = rs.request_channel(out).collect().await;
+        assert_eq!(back.len(), 24);
+        assert!(
+            back.iter()
+                .all(|p| p.as_ref().unwrap().data.len() == 1 << 20)
+        );
+    })
+    .await;
+}
