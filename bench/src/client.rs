@@ -1,0 +1,199 @@
+//! The client side of every workload, written once over [`Requester`] for the two RSocket
+//! implementations (the raw implementation has its own loops in `raw.rs`).
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use futures::stream::{BoxStream, FuturesUnordered, StreamExt};
+
+use crate::spec::{ClientOut, Latency, Params, Workload, parse_count};
+
+/// Producers yield to the runtime every this many fire-and-forgets, like a cooperative
+/// application loop (otherwise a requester whose send never waits starves its own writer).
+const FNF_YIELD: u64 = 256;
+
+/// The requester side of an RSocket implementation.
+pub(crate) trait Requester: Sized {
+    async fn connect(p: &Params) -> Result<Self>;
+    async fn rr(&self, data: Bytes) -> Result<Bytes>;
+    async fn fnf(&self, data: Bytes) -> Result<()>;
+    fn stream(&self, data: Bytes, prefetch: Option<u32>) -> BoxStream<'static, Result<Bytes>>;
+    fn channel(&self, out: BoxStream<'static, Bytes>) -> BoxStream<'static, Result<Bytes>>;
+}
+
+/// Runs the workload of `p` and measures it.
+pub(crate) async fn run<R: Requester>(p: &Params) -> Result<ClientOut> {
+    let data = Bytes::from(vec![b'x'; p.size]);
+    let mut out = ClientOut::default();
+    match p.workload {
+        Workload::Rr1 | Workload::Rr64 | Workload::Rr1024 => {
+            let r = R::connect(p).await?;
+            let n = p.workload.in_flight().unwrap_or(1);
+            let start = Instant::now();
+            let mut lat = Latency::new();
+            out.msgs = rr_loop(&r, &data, n, p.deadline(start), &mut lat).await?;
+            out.secs = start.elapsed().as_secs_f64();
+            (out.p50_us, out.p99_us) = lat.percentiles();
+        }
+        Workload::Conns100 => {
+            let mut conns = Vec::new();
+            for _ in 0..p.workload.connections() {
+                conns.push(R::connect(p).await?);
+            }
+            let start = Instant::now();
+            let deadline = p.deadline(start);
+            let runs = conns.iter().map(|r| async {
+                let mut lat = Latency::new();
+                let n = rr_loop(r, &data, 1, deadline, &mut lat).await?;
+                Ok::<_, anyhow::Error>((n, lat))
+            });
+            let results = futures::future::join_all(runs).await;
+            out.secs = start.elapsed().as_secs_f64();
+            let mut lat = Latency::new();
+            for r in results {
+                let (n, l) = r?;
+                out.msgs += n;
+                lat.merge(&l);
+            }
+            (out.p50_us, out.p99_us) = lat.percentiles();
+        }
+        Workload::Stream | Workload::StreamRn | Workload::Streams1k => {
+            let r = R::connect(p).await?;
+            let prefetch = (p.workload == Workload::StreamRn).then_some(256);
+            let each = p.items_per_stream();
+            let start = Instant::now();
+            let give_up = p.give_up(start);
+            let mut all = if p.workload.streams() == 1 {
+                r.stream(Bytes::from(each.to_string()), prefetch)
+            } else {
+                let streams = (0..p.workload.streams())
+                    .map(|_| r.stream(Bytes::from(each.to_string()), prefetch));
+                futures::stream::select_all(streams).boxed()
+            };
+            while let Some(item) = all.next().await {
+                item?;
+                out.msgs += 1;
+                if (out.msgs % 4096 == 0 || p.size >= 4096) && Instant::now() > give_up {
+                    out.truncated = true;
+                    break;
+                }
+            }
+            out.secs = start.elapsed().as_secs_f64();
+            let expected = each * p.workload.streams();
+            if !out.truncated && out.msgs != expected {
+                bail!("stream ended after {} of {expected} items", out.msgs);
+            }
+        }
+        Workload::Fnf => {
+            let r = R::connect(p).await?;
+            // Warm the connection so the server has accepted it before the clock starts.
+            r.rr(Bytes::from_static(b"count")).await?;
+            let start = Instant::now();
+            let deadline = p.deadline(start);
+            let give_up = p.give_up(start);
+            let mut sent = 0u64;
+            while Instant::now() < deadline {
+                for _ in 0..FNF_YIELD {
+                    r.fnf(data.clone()).await?;
+                }
+                sent += FNF_YIELD;
+                tokio::task::yield_now().await;
+            }
+            loop {
+                let got = parse_count(&r.rr(Bytes::from_static(b"count")).await?);
+                if got >= sent {
+                    out.msgs = got;
+                    break;
+                }
+                if Instant::now() > give_up {
+                    out.msgs = got;
+                    out.truncated = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_micros(500)).await;
+            }
+            out.secs = start.elapsed().as_secs_f64();
+            out.note = Some(format!("sent {sent}"));
+        }
+        Workload::Channel => {
+            let r = R::connect(p).await?;
+            let start = Instant::now();
+            let deadline = p.deadline(start);
+            let give_up = p.give_up(start);
+            let d = data.clone();
+            let outbound = futures::stream::unfold(0u64, move |i| {
+                let d = d.clone();
+                async move {
+                    if i % 64 == 0 && Instant::now() >= deadline {
+                        None
+                    } else {
+                        Some((d, i + 1))
+                    }
+                }
+            })
+            .boxed();
+            let mut inbound = r.channel(outbound);
+            while let Some(item) = inbound.next().await {
+                item.context("channel")?;
+                out.msgs += 1;
+                if (out.msgs % 4096 == 0 || p.size >= 4096) && Instant::now() > give_up {
+                    out.truncated = true;
+                    break;
+                }
+            }
+            out.secs = start.elapsed().as_secs_f64();
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps `n` request-responses in flight until `deadline`; returns the answers received.
+async fn rr_loop<R: Requester>(
+    r: &R,
+    data: &Bytes,
+    n: usize,
+    deadline: Instant,
+    lat: &mut Latency,
+) -> Result<u64> {
+    let one = || async {
+        let t = Instant::now();
+        let answer = r.rr(data.clone()).await;
+        (t, answer)
+    };
+    let mut done = 0u64;
+    if n == 1 {
+        loop {
+            let t = Instant::now();
+            let answer = r.rr(data.clone()).await?;
+            let now = Instant::now();
+            lat.record(now - t);
+            check_len(&answer, data.len())?;
+            done += 1;
+            if now >= deadline {
+                return Ok(done);
+            }
+        }
+    }
+    let mut running = FuturesUnordered::new();
+    for _ in 0..n {
+        running.push(one());
+    }
+    while let Some((t, answer)) = running.next().await {
+        let now = Instant::now();
+        lat.record(now - t);
+        check_len(&answer?, data.len())?;
+        done += 1;
+        if now < deadline {
+            running.push(one());
+        }
+    }
+    Ok(done)
+}
+
+fn check_len(answer: &Bytes, want: usize) -> Result<()> {
+    if answer.len() != want {
+        bail!("answer of {} bytes, expected {want}", answer.len());
+    }
+    Ok(())
+}
