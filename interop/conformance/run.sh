@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Outside-in conformance probe of `rsocket serve` (the README's main job): hand-built frames
+# over raw TCP against three servers — plain, --lease (2 requests per 600 ms lease) and
+# --resume — checking the conformance rows listed in probe.py. Prints one line per check and a
+# final "N passed, N failed"; exits non-zero on any failure.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$here/../.."
+(cd "$root" && cargo build -q -p rsocket-cli)
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/rsocket"
+[[ "$bin" = /* ]] || bin="$root/$bin"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+start() { # port, extra flags...
+    local port="$1"; shift
+    "$bin" serve --tcp "127.0.0.1:$port" --ws off --wamp-ws off --wamp-rawsocket off "$@" \
+        > "$here/.serve-$port.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "conformance: rsocket serve did not start on port $port" >&2
+    cat "$here/.serve-$port.log" >&2
+    exit 1
+}
+
+plain=$(free_port); start "$plain"
+lease=$(free_port); start "$lease" --lease --lease-requests 2 --lease-ttl-ms 600
+resume=$(free_port); start "$resume" --resume
+timeout 120 python3 "$here/probe.py" "$plain" "$lease" "$resume"
