@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     config: Config,
     setup: SetupParams,
     responder: Arc<dyn Responder>,
+    responder_fn: Option<ResponderFn>,
     prefetch: Prefetch,
     ws_headers: Vec<(String, String)>,
     ws_ping_interval: Option<Duration>,
@@ -60,6 +61,9 @@ impl std::fmt::Debug for ClientBuilder {
     }
 }
 
+/// Builds a client's responder from the connection's requester.
+type ResponderFn = Arc<dyn Fn(RSocket) -> Arc<dyn Responder> + Send + Sync>;
+
 /// Entry point for clients: `Client::builder()`.
 #[derive(Debug)]
 pub struct Client;
@@ -73,6 +77,7 @@ impl Client {
             config: Config::default(),
             setup: SetupParams::default(),
             responder: Arc::new(NoResponder),
+            responder_fn: None,
             prefetch: Prefetch::default(),
             ws_headers: Vec::new(),
             ws_ping_interval: None,
@@ -110,6 +115,31 @@ impl ClientBuilder {
     /// The SETUP payload.
     pub fn setup_payload(mut self, payload: Payload) -> Self {
         self.setup.payload = payload;
+        self
+    }
+
+    /// Answers requests the server sends to this client with a responder built from the
+    /// connection's own requester, so a handler can call the server back. Replaces
+    /// [`ClientBuilder::responder`].
+    ///
+    /// ```
+    /// use rsocket::{Client, Payload, RSocket, RequestHandler};
+    /// let builder = Client::builder().responder_fn(|server: RSocket| {
+    ///     RequestHandler::new().fire_and_forget(move |p: Payload| {
+    ///         let server = server.clone();
+    ///         async move {
+    ///             let _ = server.fire_and_forget(p).await; // echo it back
+    ///         }
+    ///     })
+    /// });
+    /// # let _ = builder;
+    /// ```
+    pub fn responder_fn<R, F>(mut self, f: F) -> Self
+    where
+        R: Responder,
+        F: Fn(RSocket) -> R + Send + Sync + 'static,
+    {
+        self.responder_fn = Some(Arc::new(move |rs| Arc::new(f(rs)) as Arc<dyn Responder>));
         self
     }
 
@@ -292,7 +322,11 @@ impl ClientBuilder {
             session: Notify::new(),
             lease_wait: self.lease_wait,
         });
-        let responder = crate::intercept::apply(&self.layers, self.responder);
+        let responder = match &self.responder_fn {
+            Some(f) => f(RSocket::new(inner.clone())),
+            None => self.responder,
+        };
+        let responder = crate::intercept::apply(&self.layers, responder);
         let mut driver = Driver::new(io, inner.clone(), responder, None);
         if let Some(r) = resumption {
             driver = driver.with_resumption(r);

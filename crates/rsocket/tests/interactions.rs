@@ -315,3 +315,44 @@ async fn bulk_channel_both_ways_does_not_deadlock() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn client_responder_can_call_the_server_back() {
+    deadline(async {
+        // The server asks its client; the client's handler asks the server in turn.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let tx = std::sync::Mutex::new(Some(tx));
+        let server = rsocket::Server::builder()
+            .acceptor(move |_setup, requester: RSocket| {
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(requester);
+                }
+                async { Ok::<_, rsocket::Error>(handler(Arc::new(Seen::default()))) }
+            })
+            .build();
+        let addr = tcp_server(server).await;
+        let _client = Client::builder()
+            .responder_fn(|to_server: RSocket| {
+                rsocket::RequestHandler::new().request_response(move |p: Payload| {
+                    let to_server = to_server.clone();
+                    async move {
+                        let echoed = to_server.request_response(p).await?;
+                        Ok(Payload::from(format!(
+                            "via server: {}",
+                            echoed.data_utf8().unwrap_or("")
+                        )))
+                    }
+                })
+            })
+            .connect(&addr)
+            .await
+            .unwrap();
+        let to_client = rx.await.unwrap();
+        let r = to_client
+            .request_response(Payload::from("ping"))
+            .await
+            .unwrap();
+        assert_eq!(r.data_utf8(), Some("via server: ping"));
+    })
+    .await;
+}
