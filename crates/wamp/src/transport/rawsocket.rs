@@ -256,8 +256,16 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     r.read_exact(&mut h[1..]).await?;
     let header = FrameHeader::parse(h, max)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    let mut body = vec![0u8; header.len];
-    r.read_exact(&mut body).await?;
+    // Grow the buffer as bytes arrive: a peer that announces a large frame and sends little
+    // costs only what it sent, not the announced length.
+    let mut body = Vec::with_capacity(header.len.min(64 * 1024));
+    let n = (&mut *r).take(header.len as u64).read_to_end(&mut body).await?;
+    if n < header.len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "connection ended inside a RawSocket frame",
+        ));
+    }
     Ok(Some((header.kind, body)))
 }
 
