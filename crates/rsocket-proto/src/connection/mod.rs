@@ -968,11 +968,7 @@ impl Connection {
 
     fn send_fragmented(&mut self, id: StreamId, head: Head, payload: Payload) {
         let mtu = self.config.effective_mtu();
-        let mut frames = Vec::new();
-        fragment::fragment(id, head, payload, mtu, |f| frames.push(f));
-        for f in frames {
-            self.queue(f);
-        }
+        fragment::fragment(id, head, payload, mtu, |f| self.queue(f));
     }
 
     fn forget_if_done(&mut self, id: StreamId) {
