@@ -259,7 +259,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     // Grow the buffer as bytes arrive: a peer that announces a large frame and sends little
     // costs only what it sent, not the announced length.
     let mut body = Vec::with_capacity(header.len.min(64 * 1024));
-    let n = (&mut *r).take(header.len as u64).read_to_end(&mut body).await?;
+    let n = (&mut *r)
+        .take(header.len as u64)
+        .read_to_end(&mut body)
+        .await?;
     if n < header.len {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
