@@ -508,7 +508,7 @@ fn capture() -> Vec<Frame> {
         .push_authentication(&Authentication::bearer("t0ken"))
         .unwrap();
     vec![
-        Frame::Setup(Setup {
+        Frame::Setup(Box::new(Setup {
             version: Version::V1_0,
             keepalive_interval_ms: 20_000,
             max_lifetime_ms: 90_000,
@@ -517,7 +517,7 @@ fn capture() -> Vec<Frame> {
             metadata_mime_type: COMPOSITE.into(),
             data_mime_type: "text/plain".into(),
             payload: Payload::from("setup-data"),
-        }),
+        })),
         Frame::RequestStream(RequestStream {
             stream_id: StreamId::new(1),
             follows: false,

@@ -67,7 +67,7 @@ fn setup_frame() -> Setup {
 fn setup_with_metadata() {
     let wire = setup_wire();
     assert_eq!(wire.len(), 6 + 12 + 1 + 39 + 1 + 16 + 3 + 2 + 2);
-    check_both_ways(&wire, Frame::Setup(setup_frame()));
+    check_both_ways(&wire, Frame::Setup(Box::new(setup_frame())));
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn setup_with_resume_token_and_lease() {
     ]);
     check_both_ways(
         &wire,
-        Frame::Setup(Setup {
+        Frame::Setup(Box::new(Setup {
             version: Version { major: 1, minor: 2 },
             keepalive_interval_ms: 1000,
             max_lifetime_ms: 3000,
@@ -96,7 +96,7 @@ fn setup_with_resume_token_and_lease() {
             metadata_mime_type: String::new(),
             data_mime_type: "x".into(),
             payload: Payload::from("data"),
-        }),
+        })),
     );
 }
 

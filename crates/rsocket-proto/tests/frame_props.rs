@@ -125,7 +125,7 @@ fn unassigned_type() -> impl Strategy<Value = FrameType> {
 
 fn frame() -> impl Strategy<Value = Frame> {
     prop_oneof![
-        setup().prop_map(Frame::Setup),
+        setup().prop_map(|s| Frame::Setup(Box::new(s))),
         (u31(), u31(), opt_bytes(64)).prop_map(|(ttl_ms, number_of_requests, metadata)| {
             Frame::Lease(Lease {
                 ttl_ms,
@@ -407,7 +407,7 @@ proptest! {
         };
         if which { s.metadata_mime_type = long } else { s.data_mime_type = long }
         let mut buf = BytesMut::new();
-        prop_assert!(Frame::Setup(s).encode(&mut buf).is_err());
+        prop_assert!(Frame::Setup(Box::new(s)).encode(&mut buf).is_err());
         prop_assert!(buf.is_empty(), "a failed encode writes nothing");
     }
 }

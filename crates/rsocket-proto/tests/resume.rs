@@ -378,7 +378,7 @@ fn received_position_counts_wire_bytes_including_ignored_trailing_bytes() {
     // REQUEST_N with 3 trailing bytes: the decoder ignores them, the position must not.
     let now = Instant::now();
     let mut server = Connection::server(now, resumable());
-    let setup = Frame::Setup(rsocket_proto::frame::Setup {
+    let setup = Frame::Setup(Box::new(rsocket_proto::frame::Setup {
         version: Version::V1_0,
         keepalive_interval_ms: 20_000,
         max_lifetime_ms: 90_000,
@@ -387,7 +387,7 @@ fn received_position_counts_wire_bytes_including_ignored_trailing_bytes() {
         metadata_mime_type: String::new(),
         data_mime_type: String::new(),
         payload: Payload::default(),
-    });
+    }));
     server.handle_frame(now, setup);
     let mut padded = vec![0, 0, 0, 1, (0x08 << 2) as u8, 0, 0, 0, 0, 5];
     padded.extend_from_slice(&[9, 9, 9]);

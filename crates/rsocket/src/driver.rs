@@ -188,7 +188,7 @@ impl<T: DriverIo> Driver<T> {
         let mut notify = false;
         while let Some(ev) = s.conn.poll_event() {
             match ev {
-                Event::Setup(setup) => deferred.push(Deferred::Setup(setup)),
+                Event::Setup(setup) => deferred.push(Deferred::Setup(*setup)),
                 Event::Request {
                     stream_id,
                     kind,

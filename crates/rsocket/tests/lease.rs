@@ -275,7 +275,7 @@ impl Raw {
             s,
             buf: BytesMut::new(),
         };
-        raw.send(Frame::Setup(Setup {
+        raw.send(Frame::Setup(Box::new(Setup {
             version: Version::V1_0,
             keepalive_interval_ms: 20_000,
             max_lifetime_ms: 90_000,
@@ -284,7 +284,7 @@ impl Raw {
             metadata_mime_type: "text/plain".into(),
             data_mime_type: "text/plain".into(),
             payload: Payload::default(),
-        }))
+        })))
         .await;
         raw
     }

@@ -384,7 +384,7 @@ async fn read_frames(s: &mut TcpStream) -> Vec<Frame> {
 }
 
 fn setup_frame(token: &'static [u8]) -> Frame {
-    Frame::Setup(Setup {
+    Frame::Setup(Box::new(Setup {
         version: Version::V1_0,
         keepalive_interval_ms: 20_000,
         max_lifetime_ms: 90_000,
@@ -393,7 +393,7 @@ fn setup_frame(token: &'static [u8]) -> Frame {
         metadata_mime_type: "text/plain".into(),
         data_mime_type: "text/plain".into(),
         payload: Payload::default(),
-    })
+    }))
 }
 
 fn resume_frame(token: &'static [u8], last_received: u64) -> Frame {

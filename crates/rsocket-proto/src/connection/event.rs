@@ -34,7 +34,7 @@ pub enum Event {
     /// Server: the client's SETUP passed the protocol's checks. The connection is established;
     /// the application may still refuse it with [`super::Connection::reject_setup`] before it
     /// feeds the next frame.
-    Setup(Setup),
+    Setup(Box<Setup>),
     /// The peer opened a stream (or fired and forgot).
     Request {
         /// The stream.

@@ -215,7 +215,7 @@ impl Connection {
         }
     }
 
-    fn on_setup(&mut self, now: Instant, s: Setup) {
+    fn on_setup(&mut self, now: Instant, s: Box<Setup>) {
         if s.version.major != 1 {
             let msg = format!(
                 "unsupported protocol version {}; this server speaks 1.0",
@@ -262,7 +262,7 @@ impl Connection {
         self.max_lifetime = Duration::from_millis(s.max_lifetime_ms.into());
         self.last_received = now;
         self.lease.enabled = s.lease;
-        self.setup = Some(s.clone());
+        self.setup = Some((*s).clone());
         self.events.push_back(Event::Setup(s));
     }
 

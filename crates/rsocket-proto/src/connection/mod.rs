@@ -264,7 +264,7 @@ impl Connection {
         c.lease.enabled = c.config.lease;
         c.state = State::Established;
         c.next_keepalive = Some(now + c.keepalive_interval);
-        c.queue(Frame::Setup(setup.clone()));
+        c.queue(Frame::Setup(Box::new(setup.clone())));
         c.setup = Some(setup);
         c
     }

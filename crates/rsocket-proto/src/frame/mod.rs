@@ -360,8 +360,9 @@ pub enum EncodeError {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
-    /// SETUP (0x01).
-    Setup(Setup),
+    /// SETUP (0x01). Boxed: it is by far the largest frame and is sent once, so every other
+    /// frame stays small to move.
+    Setup(Box<Setup>),
     /// LEASE (0x02).
     Lease(Lease),
     /// KEEPALIVE (0x03).
@@ -439,9 +440,11 @@ impl Frame {
                 max: MAX_FRAME_LEN,
             });
         }
-        let mut r = Reader::new(buf.slice(HEADER_LEN..));
+        let mut buf = buf;
+        bytes::Buf::advance(&mut buf, HEADER_LEN);
+        let mut r = Reader::new(buf);
         Ok(match h.frame_type {
-            FrameType::SETUP => Frame::Setup(Setup::decode_body(h, &mut r)?),
+            FrameType::SETUP => Frame::Setup(Box::new(Setup::decode_body(h, &mut r)?)),
             FrameType::LEASE => Frame::Lease(Lease::decode_body(h, &mut r)?),
             FrameType::KEEPALIVE => Frame::Keepalive(Keepalive::decode_body(h, &mut r)?),
             FrameType::REQUEST_RESPONSE => {

@@ -4,24 +4,26 @@
 //! decoder can never index out of bounds, and never allocates: slices are `Bytes` views of the
 //! received buffer.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::DecodeError;
 
 /// Reads big-endian fields from a frame body, naming the field on failure.
+///
+/// Reading consumes the front of `buf` (pointer moves, no reference-count traffic); the last
+/// field takes the rest of the buffer by value.
 #[derive(Debug)]
 pub(crate) struct Reader {
     buf: Bytes,
-    pos: usize,
 }
 
 impl Reader {
     pub(crate) fn new(buf: Bytes) -> Self {
-        Reader { buf, pos: 0 }
+        Reader { buf }
     }
 
     pub(crate) fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.buf.len()
     }
 
     fn need(&self, field: &'static str, n: usize) -> Result<(), DecodeError> {
@@ -35,54 +37,44 @@ impl Reader {
         Ok(())
     }
 
+    /// The next `N` bytes, consumed.
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
+        self.need(field, N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(&self.buf[..N]);
+        self.buf.advance(N);
+        Ok(a)
+    }
+
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
-        self.need(field, 1)?;
-        let v = self.buf[self.pos];
-        self.pos += 1;
-        Ok(v)
+        Ok(self.array::<1>(field)?[0])
     }
 
     pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
-        self.need(field, 2)?;
-        let b = &self.buf[self.pos..self.pos + 2];
-        self.pos += 2;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        Ok(u16::from_be_bytes(self.array(field)?))
     }
 
     pub(crate) fn u24(&mut self, field: &'static str) -> Result<u32, DecodeError> {
-        self.need(field, 3)?;
-        let b = &self.buf[self.pos..self.pos + 3];
-        self.pos += 3;
-        Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]))
+        let [a, b, c] = self.array(field)?;
+        Ok(u32::from_be_bytes([0, a, b, c]))
     }
 
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
-        self.need(field, 4)?;
-        let b = &self.buf[self.pos..self.pos + 4];
-        self.pos += 4;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(u32::from_be_bytes(self.array(field)?))
     }
 
     pub(crate) fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
-        self.need(field, 8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&self.buf[self.pos..self.pos + 8]);
-        self.pos += 8;
-        Ok(u64::from_be_bytes(a))
+        Ok(u64::from_be_bytes(self.array(field)?))
     }
 
     pub(crate) fn bytes(&mut self, field: &'static str, n: usize) -> Result<Bytes, DecodeError> {
         self.need(field, n)?;
-        let b = self.buf.slice(self.pos..self.pos + n);
-        self.pos += n;
-        Ok(b)
+        Ok(self.buf.split_to(n))
     }
 
     /// Everything that is left.
     pub(crate) fn rest(&mut self) -> Bytes {
-        let b = self.buf.slice(self.pos..);
-        self.pos = self.buf.len();
-        b
+        std::mem::take(&mut self.buf)
     }
 
     /// Reads the optional metadata (24-bit length prefix when `has_metadata`) and the data that

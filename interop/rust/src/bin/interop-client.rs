@@ -550,7 +550,7 @@ async fn request_n(uri: &str) -> Res {
     let id = StreamId::new(1);
     send(
         &mut io,
-        Frame::Setup(Setup {
+        Frame::Setup(Box::new(Setup {
             version: Version::V1_0,
             keepalive_interval_ms: 20_000,
             max_lifetime_ms: 90_000,
@@ -559,7 +559,7 @@ async fn request_n(uri: &str) -> Res {
             metadata_mime_type: COMPOSITE.into(),
             data_mime_type: OCTET_STREAM.into(),
             payload: Payload::default(),
-        }),
+        })),
     )
     .await?;
     let p = req("stream.infinite", "")?;
