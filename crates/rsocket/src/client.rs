@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::task::AtomicWaker;
 use rsocket_proto::{Config, Connection, SetupParams};
 use tokio::sync::Notify;
 
@@ -315,7 +314,7 @@ impl ClientBuilder {
         let conn = Connection::client(Instant::now(), self.config, self.setup);
         let inner = Arc::new(Inner {
             state: Mutex::new(Shared::new(conn).with_store_bound(store_bound)),
-            driver: AtomicWaker::new(),
+            driver: crate::shared::DriverWaker::default(),
             capacity: Notify::new(),
             prefetch: self.prefetch,
             interceptor: self.interceptor,

@@ -53,7 +53,7 @@ fn log_frame(
 
 /// Deferred work that calls user code (never under the lock).
 enum Deferred {
-    Setup(Setup),
+    Setup(Box<Setup>),
     Fnf(crate::Payload),
     Push(bytes::Bytes),
     Response(StreamId, crate::Payload),
@@ -188,7 +188,7 @@ impl<T: DriverIo> Driver<T> {
         let mut notify = false;
         while let Some(ev) = s.conn.poll_event() {
             match ev {
-                Event::Setup(setup) => deferred.push(Deferred::Setup(*setup)),
+                Event::Setup(setup) => deferred.push(Deferred::Setup(setup)),
                 Event::Request {
                     stream_id,
                     kind,
@@ -333,7 +333,7 @@ impl<T: DriverIo> Driver<T> {
                         self.acceptor = None;
                     }
                     if let Some(acceptor) = self.acceptor.take() {
-                        let info = SetupInfo::from_frame(setup);
+                        let info = SetupInfo::from_frame(*setup);
                         let requester = RSocket::new(self.inner.clone());
                         self.accepting = Some(acceptor.accept(info, requester));
                     }

@@ -128,7 +128,8 @@ impl RSocket {
         let mut payload = Some(payload);
         self.open(true, |s| {
             let p = payload.take().unwrap_or_default();
-            s.conn.fire_and_forget(Instant::now(), p).map(|_| ())
+            let now = s.request_instant();
+            s.conn.fire_and_forget(now, p).map(|_| ())
         })
         .await
     }
@@ -150,7 +151,8 @@ impl RSocket {
         let id = self
             .open(true, |s| {
                 let p = payload.take().unwrap_or_default();
-                let id = s.conn.request_response(Instant::now(), p)?;
+                let now = s.request_instant();
+                let id = s.conn.request_response(now, p)?;
                 s.slots.insert(id, Slot::default());
                 Ok(id)
             })

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Either};
-use futures::task::AtomicWaker;
 use rsocket_proto::connection::ResumeConfig;
 use rsocket_proto::frame::{Setup, Version};
 use rsocket_proto::{Config, Connection};
@@ -356,7 +355,7 @@ impl Server {
                     .with_store_bound(store_bound)
                     .with_budget(self.inner.store_budget.clone()),
             ),
-            driver: AtomicWaker::new(),
+            driver: crate::shared::DriverWaker::default(),
             capacity: Notify::new(),
             prefetch: self.inner.prefetch,
             interceptor: self.inner.interceptor.clone(),

@@ -30,7 +30,7 @@ pub(crate) const READ_PAUSE: usize = 16 << 20;
 /// Per-connection state reachable from every handle.
 pub(crate) struct Inner {
     pub(crate) state: Mutex<Shared>,
-    pub(crate) driver: AtomicWaker,
+    pub(crate) driver: DriverWaker,
     /// Signalled when send capacity frees up, a lease arrives, or the connection closes.
     pub(crate) capacity: Notify,
     pub(crate) prefetch: Prefetch,
@@ -46,6 +46,29 @@ impl Inner {
         // A poisoned lock means a panic while holding it; the state is still consistent for
         // our purposes (no invariant spans user code), so keep going.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Wakes the connection's driver task, at most once per poll of it: handles that find a
+/// wake-up already pending skip the waker (the driver sees their work in that poll).
+#[derive(Default)]
+pub(crate) struct DriverWaker {
+    waker: AtomicWaker,
+    pending: AtomicBool,
+}
+
+impl DriverWaker {
+    /// Asks the driver to run.
+    pub(crate) fn wake(&self) {
+        if !self.pending.load(Ordering::Acquire) && !self.pending.swap(true, Ordering::AcqRel) {
+            self.waker.wake();
+        }
+    }
+
+    /// Called by the driver at the start of each poll, before it looks at any shared state.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+        self.pending.store(false, Ordering::SeqCst);
     }
 }
 
@@ -149,6 +172,17 @@ impl Shared {
         if let Some((b, reported)) = &mut self.budget {
             b.used.fetch_sub(*reported, Ordering::Relaxed);
             *reported = 0;
+        }
+    }
+
+    /// The instant to open a request with: exact when a lease's expiry depends on it,
+    /// otherwise the connection's last known time (reading the clock per request costs more
+    /// than the rest of a fire-and-forget).
+    pub(crate) fn request_instant(&self) -> std::time::Instant {
+        if self.conn.lease_enabled() {
+            std::time::Instant::now()
+        } else {
+            self.conn.last_instant()
         }
     }
 

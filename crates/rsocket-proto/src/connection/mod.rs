@@ -389,6 +389,12 @@ impl Connection {
         }
     }
 
+    /// The latest instant passed to any method: a clock that costs nothing to read, for
+    /// callers whose time does not need to be exact (a request when lease is off).
+    pub fn last_instant(&self) -> Instant {
+        self.now
+    }
+
     /// Bytes of frames waiting in [`Connection::poll_transmit`].
     pub fn pending_transmit_bytes(&self) -> usize {
         self.transmit_bytes
