@@ -55,6 +55,7 @@ pub mod connection;
 pub mod credit;
 pub mod frame;
 mod payload;
+pub mod stream_map;
 
 pub use connection::{
     CloseReason, CommandError, Config, Connection, Event, Limits, RequestKind, Role, SetupParams,

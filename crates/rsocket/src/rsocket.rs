@@ -306,27 +306,27 @@ impl Future for ResponseFuture {
     type Output = Result<Payload, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.inner.clone();
-        let mut s = inner.lock();
-        let closed = s.closed.clone();
-        let Some(slot) = s.slots.get_mut(&self.id) else {
-            self.done = true;
-            return Poll::Ready(Err(
-                closed.unwrap_or_else(|| Error::canceled("request canceled"))
-            ));
+        let this = &mut *self;
+        let mut s = this.inner.lock();
+        let Some(slot) = s.slots.get_mut(&this.id) else {
+            this.done = true;
+            return Poll::Ready(Err(s
+                .closed
+                .clone()
+                .unwrap_or_else(|| Error::canceled("request canceled"))));
         };
-        if let Some(item) = slot.queue.pop_front() {
-            s.slots.remove(&self.id);
-            self.done = true;
-            return Poll::Ready(item);
+        if slot.queue.is_empty() && !slot.done {
+            if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                slot.waker = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
         }
-        if slot.done {
-            s.slots.remove(&self.id);
-            self.done = true;
-            return Poll::Ready(Ok(Payload::default()));
-        }
-        slot.waker = Some(cx.waker().clone());
-        Poll::Pending
+        let item = match s.slots.remove(&this.id).and_then(|mut slot| slot.queue.pop_front()) {
+            Some(item) => item,
+            None => Ok(Payload::default()),
+        };
+        this.done = true;
+        Poll::Ready(item)
     }
 }
 
@@ -579,21 +579,21 @@ impl Stream for PayloadStream {
             }
             State::Done | State::Starting(_) | State::Waiting(_) => return Poll::Ready(None),
         };
-        let inner = self.inner.clone();
-        let mut s = inner.lock();
-        let closed = s.closed.clone();
+        let this = &mut *self;
+        let mut s = this.inner.lock();
         let Some(slot) = s.slots.get_mut(&id) else {
-            self.state = State::Done;
+            let closed = s.closed.clone();
+            this.state = State::Done;
             return Poll::Ready(closed.map(Err));
         };
         if let Some(item) = slot.queue.pop_front() {
             if item.is_ok() && !slot.done {
                 slot.consumed += 1;
-                if slot.consumed >= self.refill {
+                if slot.consumed >= this.refill {
                     let n = std::mem::take(&mut slot.consumed);
                     if s.conn.request_n(id, n).is_ok() {
                         drop(s);
-                        self.inner.driver.wake();
+                        this.inner.driver.wake();
                     }
                 }
             }
@@ -601,10 +601,12 @@ impl Stream for PayloadStream {
         }
         if slot.done {
             s.slots.remove(&id);
-            self.state = State::Done;
+            this.state = State::Done;
             return Poll::Ready(None);
         }
-        slot.waker = Some(cx.waker().clone());
+        if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            slot.waker = Some(cx.waker().clone());
+        }
         Poll::Pending
     }
 }

@@ -4,7 +4,7 @@
 //! call user code). Values travelling to a consumer wait in a bounded per-stream [`Slot`];
 //! producers polled by the driver pass through a [`Gate`] that holds the peer's credit.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,6 +12,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures::stream::{BoxStream, Stream};
 use futures::task::AtomicWaker;
+use rsocket_proto::stream_map::{StreamMap, stream_map};
 use rsocket_proto::{Connection, StreamId};
 use tokio::sync::Notify;
 
@@ -104,8 +105,8 @@ impl Prefetch {
 
 pub(crate) struct Shared {
     pub(crate) conn: Connection,
-    pub(crate) slots: HashMap<StreamId, Slot>,
-    pub(crate) gates: HashMap<StreamId, Arc<Gate>>,
+    pub(crate) slots: StreamMap<Slot>,
+    pub(crate) gates: StreamMap<Arc<Gate>>,
     /// Requester-channel producers waiting to be adopted by the driver.
     pub(crate) new_outbound: Vec<Outbound>,
     /// Bytes the transport still has to write (updated by the driver).
@@ -127,8 +128,8 @@ impl Shared {
     pub(crate) fn new(conn: Connection) -> Self {
         Shared {
             conn,
-            slots: HashMap::new(),
-            gates: HashMap::new(),
+            slots: stream_map(),
+            gates: stream_map(),
             new_outbound: Vec::new(),
             io_backlog: 0,
             closed: None,

@@ -55,7 +55,8 @@ mod inbound;
 mod resume;
 mod stream;
 
-use std::collections::{HashMap, VecDeque};
+use crate::stream_map::{StreamMap, stream_map};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -190,8 +191,8 @@ pub struct Connection {
     /// Client: the server has shown it accepted our SETUP.
     setup_confirmed: bool,
     setup: Option<Setup>,
-    streams: HashMap<StreamId, StreamState>,
-    partial: HashMap<StreamId, PartialRequest>,
+    streams: StreamMap<StreamState>,
+    partial: StreamMap<PartialRequest>,
     next_id: u32,
     transmit: VecDeque<(Frame, usize)>,
     transmit_bytes: usize,
@@ -220,8 +221,8 @@ impl Connection {
             setup_deadline: None,
             setup_confirmed: false,
             setup: None,
-            streams: HashMap::new(),
-            partial: HashMap::new(),
+            streams: stream_map(),
+            partial: stream_map(),
             next_id: if role == Role::Client { 1 } else { 2 },
             transmit: VecDeque::new(),
             transmit_bytes: 0,
