@@ -124,8 +124,9 @@ impl<T: DriverIo> Driver<T> {
         self.acceptor.is_some() || self.accepting.is_some()
     }
 
-    /// Reads a batch of frames into the connection. Returns true if anything was read.
-    fn read(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Reads a batch of frames into the connection. Returns true when more may be waiting
+    /// (the batch was full, or reading stopped early for the acceptor).
+    fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         if self.eof
             || self.closing
             || self.accepting.is_some()
@@ -136,7 +137,7 @@ impl<T: DriverIo> Driver<T> {
         }
         let mut n = 0;
         let mut s = None;
-        let now = Instant::now();
+        let mut more = false;
         while n < READ_BATCH {
             match self.io.poll_recv(cx) {
                 Poll::Pending => break,
@@ -146,6 +147,7 @@ impl<T: DriverIo> Driver<T> {
                     s.conn.handle_bytes(now, frame);
                     n += 1;
                     if self.acceptor.is_some() {
+                        more = true;
                         break; // let the SETUP be accepted before anything else is read
                     }
                 }
@@ -155,7 +157,7 @@ impl<T: DriverIo> Driver<T> {
                     s.get_or_insert_with(|| self.inner.lock())
                         .conn
                         .handle_transport_closed();
-                    return true;
+                    return false;
                 }
                 Poll::Ready(Err(e)) => {
                     tracing::debug!(error = %e, "transport read failed");
@@ -168,7 +170,7 @@ impl<T: DriverIo> Driver<T> {
                         self.transport_error = Some(e.to_string());
                         s.conn.handle_transport_closed();
                     }
-                    return true;
+                    return false;
                 }
             }
         }
@@ -177,7 +179,7 @@ impl<T: DriverIo> Driver<T> {
         } else {
             self.partial_since = None;
         }
-        n > 0
+        more || n == READ_BATCH
     }
 
     /// Routes the connection's events; returns the work that calls user code.
@@ -424,24 +426,21 @@ impl<T: DriverIo> Driver<T> {
         true
     }
 
-    /// Takes what the handlers and requester channels produced, within credit.
+    /// Takes what the handlers and requester channels produced, within credit. Returns true
+    /// when it stopped at the batch limit with producers possibly still ready.
     fn poll_producers(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
         let paused = {
             let mut s = self.inner.lock();
             for o in s.new_outbound.drain(..) {
                 self.outbound.push(o);
-                progress = true;
             }
             // A resumable session without a transport, or keeping too much for
             // retransmission, lets its producers wait.
             self.resume.is_some() && (s.conn.is_disconnected() || s.store_full())
         };
-        while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {
-            progress = true;
-        }
+        while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {}
         if self.closing || paused || self.outbound.is_empty() {
-            return progress;
+            return false;
         }
         let mut n = 0;
         while n < WRITE_BATCH && self.io.backlog() < HIGH_WATER {
@@ -482,7 +481,7 @@ impl<T: DriverIo> Driver<T> {
                 }
             }
         }
-        progress || n > 0
+        n >= WRITE_BATCH
     }
 
     /// Moves queued frames to the transport and flushes. Returns Err when the transport failed.
@@ -527,8 +526,7 @@ impl<T: DriverIo> Driver<T> {
     }
 
     /// Runs expired timers; returns true if something happened.
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let now = Instant::now();
+    fn poll_timer(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         if self.stalled_since.is_some_and(|t| now >= t + WRITE_TIMEOUT) {
             tracing::debug!("peer is not reading; closing");
             let mut s = self.inner.lock();
@@ -593,16 +591,20 @@ impl<T: DriverIo> Driver<T> {
 impl<T: DriverIo> Future for Driver<T> {
     type Output = ();
 
+    /// One pass reads, routes, runs handlers, polls producers and flushes; another pass runs
+    /// only when work is known to be left (a full read or write batch, an acceptance or
+    /// resumption that completed, a timer that fired). Wake-ups that arrive during a pass
+    /// make the runtime poll again, so nothing waits on an extra pass.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         this.inner.driver.register(cx.waker());
+        // One clock read per poll: a pass takes microseconds, far below any timer's precision.
+        let now = Instant::now();
         for _ in 0..16 {
             let mut progress = this.resume.is_some() && this.poll_resume(cx);
             progress |= this.poll_accept(cx);
-            progress |= this.read(cx);
-            progress |= this.poll_timer(cx);
+            progress |= this.read(cx, now);
             let deferred = this.route_events();
-            progress |= !deferred.is_empty();
             this.run_deferred(deferred);
             if !this.awaiting_acceptance() {
                 progress |= this.poll_producers(cx);
@@ -630,11 +632,13 @@ impl<T: DriverIo> Future for Driver<T> {
                 }
                 return Poll::Pending;
             }
-            if !progress {
+            if !progress && !this.poll_timer(cx, now) {
                 return Poll::Pending;
             }
         }
-        // Still busy: yield to other tasks and come back.
+        // Still busy: timers get their turn (a flood must not starve keepalives), then yield
+        // to other tasks and come back.
+        this.poll_timer(cx, Instant::now());
         cx.waker().wake_by_ref();
         Poll::Pending
     }
