@@ -315,13 +315,13 @@ impl Future for ResponseFuture {
                 .clone()
                 .unwrap_or_else(|| Error::canceled("request canceled"))));
         };
-        if slot.queue.is_empty() && !slot.done {
+        if slot.is_empty() && !slot.done {
             if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 slot.waker = Some(cx.waker().clone());
             }
             return Poll::Pending;
         }
-        let item = match s.slots.remove(&this.id).and_then(|mut slot| slot.queue.pop_front()) {
+        let item = match s.slots.remove(&this.id).and_then(|mut slot| slot.pop()) {
             Some(item) => item,
             None => Ok(Payload::default()),
         };
@@ -586,7 +586,7 @@ impl Stream for PayloadStream {
             this.state = State::Done;
             return Poll::Ready(closed.map(Err));
         };
-        if let Some(item) = slot.queue.pop_front() {
+        if let Some(item) = slot.pop() {
             if item.is_ok() && !slot.done {
                 slot.consumed += 1;
                 if slot.consumed >= this.refill {

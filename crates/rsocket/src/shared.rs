@@ -239,14 +239,51 @@ impl StoreBudget {
 /// inbound). Bounded by the credit the consumer granted.
 #[derive(Default)]
 pub(crate) struct Slot {
-    pub(crate) queue: VecDeque<Result<Payload, Error>>,
+    queue: SlotQueue,
     pub(crate) done: bool,
     pub(crate) waker: Option<Waker>,
     /// Values consumed since the last REQUEST_N.
     pub(crate) consumed: u32,
 }
 
+/// A FIFO whose first value is stored inline: a request-response's single answer (and most
+/// stream values, consumed as they come) never allocates.
+#[derive(Default)]
+struct SlotQueue {
+    first: Option<Result<Payload, Error>>,
+    rest: VecDeque<Result<Payload, Error>>,
+}
+
+impl SlotQueue {
+    fn push_back(&mut self, item: Result<Payload, Error>) {
+        // `first` is always older than everything in `rest`.
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Result<Payload, Error>> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+}
+
 impl Slot {
+    /// The oldest value waiting.
+    pub(crate) fn pop(&mut self) -> Option<Result<Payload, Error>> {
+        self.queue.pop_front()
+    }
+
+    /// True when no value is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     pub(crate) fn push(&mut self, item: Result<Payload, Error>, done: bool) {
         self.queue.push_back(item);
         self.done |= done;

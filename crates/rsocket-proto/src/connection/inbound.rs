@@ -526,7 +526,13 @@ impl Connection {
             return self.tiny_fragment(frame_len);
         }
         // A continuation of a fragmented request.
-        if let Some(mut partial) = self.partial.remove(&id) {
+        // (Most connections have no partial request: skip hashing the ID then.)
+        let partial = if self.partial.is_empty() {
+            None
+        } else {
+            self.partial.remove(&id)
+        };
+        if let Some(mut partial) = partial {
             let pushed = self.push_fragment(&mut partial.reassembly, &p.payload);
             if self.state == State::Closed {
                 return;
@@ -598,7 +604,9 @@ impl Connection {
             if st.kind == StreamKind::Response {
                 st.send_open = false;
             }
-            self.forget_if_done(id);
+            if st.is_done() {
+                self.forget(id);
+            }
         }
     }
 

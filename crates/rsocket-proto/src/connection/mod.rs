@@ -666,7 +666,9 @@ impl Connection {
         if complete {
             st.send_open = false;
         }
-        self.forget_if_done(id);
+        if st.is_done() {
+            self.forget(id);
+        }
         self.send_fragmented(
             id,
             Head::Payload {
@@ -976,6 +978,12 @@ impl Connection {
     fn send_fragmented(&mut self, id: StreamId, head: Head, payload: Payload) {
         let mtu = self.config.effective_mtu();
         fragment::fragment(id, head, payload, mtu, |f| self.queue(f));
+    }
+
+    /// Drops a stream that is done both ways.
+    fn forget(&mut self, id: StreamId) {
+        self.streams.remove(&id);
+        self.finish_drain();
     }
 
     fn forget_if_done(&mut self, id: StreamId) {
