@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use futures::stream::{BoxStream, FuturesUnordered, StreamExt};
+use futures::stream::{BoxStream, StreamExt};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::spec::{ClientOut, Latency, Params, Workload, parse_count};
 
@@ -149,6 +151,9 @@ pub(crate) async fn run<R: Requester>(p: &Params) -> Result<ClientOut> {
 }
 
 /// Keeps `n` request-responses in flight until `deadline`; returns the answers received.
+///
+/// `n` concurrent loops each send a request as soon as their previous answer arrives, all in
+/// one task (like `n` independent callers): no allocation per request in the harness itself.
 async fn rr_loop<R: Requester>(
     r: &R,
     data: &Bytes,
@@ -156,39 +161,27 @@ async fn rr_loop<R: Requester>(
     deadline: Instant,
     lat: &mut Latency,
 ) -> Result<u64> {
-    let one = || async {
-        let t = Instant::now();
-        let answer = r.rr(data.clone()).await;
-        (t, answer)
-    };
-    let mut done = 0u64;
-    if n == 1 {
+    let shared = Mutex::new(std::mem::replace(lat, Latency::new()));
+    let done = AtomicU64::new(0);
+    let one_loop = || async {
         loop {
             let t = Instant::now();
             let answer = r.rr(data.clone()).await?;
             let now = Instant::now();
-            lat.record(now - t);
+            shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(now - t);
             check_len(&answer, data.len())?;
-            done += 1;
+            done.fetch_add(1, Ordering::Relaxed);
             if now >= deadline {
-                return Ok(done);
+                return Ok::<_, anyhow::Error>(());
             }
         }
-    }
-    let mut running = FuturesUnordered::new();
-    for _ in 0..n {
-        running.push(one());
-    }
-    while let Some((t, answer)) = running.next().await {
-        let now = Instant::now();
-        lat.record(now - t);
-        check_len(&answer?, data.len())?;
-        done += 1;
-        if now < deadline {
-            running.push(one());
-        }
-    }
-    Ok(done)
+    };
+    futures::future::try_join_all((0..n).map(|_| one_loop())).await?;
+    *lat = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(done.into_inner())
 }
 
 fn check_len(answer: &Bytes, want: usize) -> Result<()> {

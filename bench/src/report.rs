@@ -181,6 +181,15 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         s.truncated |= r.truncated;
     }
 
+    // The report is built in memory and written once: a reader that stops early (`| head`)
+    // must not make printing panic.
+    let mut o = String::new();
+    macro_rules! println {
+        ($($t:tt)*) => {{
+            use std::fmt::Write as _;
+            let _ = writeln!(o, $($t)*);
+        }};
+    }
     println!(
         "| transport | workload | size | raw msgs/s | ours msgs/s (min–max) | rsocket-rust msgs/s | ours÷raw | ours÷rsocket-rust | ours p50 / p99 µs | rsocket-rust p50 / p99 µs | CPU µs/msg ours / rsocket-rust | peak RSS MiB cli/srv ours | rsocket-rust |"
     );
@@ -325,8 +334,16 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
             false,
         );
     }
-    Ok(if failed > 0 {
+    if failed > 0 {
         println!("\n{failed} goal(s) failed");
+    }
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        // A closed pipe is the reader's choice, not an error worth a panic.
+        let _ = stdout.write_all(o.as_bytes()).and_then(|()| stdout.flush());
+    }
+    Ok(if failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
