@@ -1,5 +1,6 @@
 //! The requester handle, [`RSocket`], and the streams and futures it returns.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -216,6 +217,8 @@ impl RSocket {
             state: State::Starting(outbound.boxed()),
             refill: prefetch.refill,
             initial: prefetch.initial,
+            local: VecDeque::new(),
+            consumed: 0,
         }
     }
 
@@ -388,6 +391,11 @@ pub struct PayloadStream {
     state: State,
     refill: u32,
     initial: u32,
+    /// Values taken from the slot in one batch, not yet handed out (they count against the
+    /// credit granted, like the slot's).
+    local: VecDeque<Result<Payload, Error>>,
+    /// Values handed out since the last REQUEST_N.
+    consumed: u32,
 }
 
 impl std::fmt::Debug for PayloadStream {
@@ -412,6 +420,8 @@ impl PayloadStream {
             state: State::Active(id),
             refill: refill.max(1),
             initial: 0,
+            local: VecDeque::new(),
+            consumed: 0,
         }
     }
 
@@ -426,6 +436,8 @@ impl PayloadStream {
             })),
             refill: prefetch.refill.max(1),
             initial: prefetch.initial,
+            local: VecDeque::new(),
+            consumed: 0,
         }
     }
 
@@ -496,6 +508,8 @@ impl PayloadStream {
             state: State::Failed(e),
             refill: 1,
             initial: 0,
+            local: VecDeque::new(),
+            consumed: 0,
         }
     }
 
@@ -506,6 +520,8 @@ impl PayloadStream {
             state: State::Done,
             refill: 1,
             initial: 0,
+            local: VecDeque::new(),
+            consumed: 0,
         }
     }
 
@@ -580,23 +596,21 @@ impl Stream for PayloadStream {
             State::Done | State::Starting(_) | State::Waiting(_) => return Poll::Ready(None),
         };
         let this = &mut *self;
-        let mut s = this.inner.lock();
+        if let Some(item) = this.local.pop_front() {
+            note_consumed(&this.inner, &mut this.consumed, this.refill, id, &item, None);
+            return Poll::Ready(Some(item));
+        }
+        // Take everything the driver has delivered under one lock.
+        let inner = &this.inner;
+        let mut s = inner.lock();
         let Some(slot) = s.slots.get_mut(&id) else {
             let closed = s.closed.clone();
             this.state = State::Done;
             return Poll::Ready(closed.map(Err));
         };
-        if let Some(item) = slot.pop() {
-            if item.is_ok() && !slot.done {
-                slot.consumed += 1;
-                if slot.consumed >= this.refill {
-                    let n = std::mem::take(&mut slot.consumed);
-                    if s.conn.request_n(id, n).is_ok() {
-                        drop(s);
-                        this.inner.driver.wake();
-                    }
-                }
-            }
+        slot.take_all(&mut this.local);
+        if let Some(item) = this.local.pop_front() {
+            note_consumed(inner, &mut this.consumed, this.refill, id, &item, Some(s));
             return Poll::Ready(Some(item));
         }
         if slot.done {
@@ -608,6 +622,34 @@ impl Stream for PayloadStream {
             slot.waker = Some(cx.waker().clone());
         }
         Poll::Pending
+    }
+}
+
+/// Counts a value a [`PayloadStream`] handed out and tops the peer's credit up once `refill`
+/// were (not after the stream ended).
+fn note_consumed(
+    inner: &Inner,
+    consumed: &mut u32,
+    refill: u32,
+    id: StreamId,
+    item: &Result<Payload, Error>,
+    held: Option<std::sync::MutexGuard<'_, Shared>>,
+) {
+    if item.is_err() {
+        return;
+    }
+    *consumed += 1;
+    if *consumed < refill {
+        return;
+    }
+    let mut s = held.unwrap_or_else(|| inner.lock());
+    if !s.slots.get(&id).is_some_and(|slot| !slot.done) {
+        return;
+    }
+    let n = std::mem::take(consumed);
+    if s.conn.request_n(id, n).is_ok() {
+        drop(s);
+        inner.driver.wake();
     }
 }
 

@@ -242,8 +242,6 @@ pub(crate) struct Slot {
     queue: SlotQueue,
     pub(crate) done: bool,
     pub(crate) waker: Option<Waker>,
-    /// Values consumed since the last REQUEST_N.
-    pub(crate) consumed: u32,
 }
 
 /// A FIFO whose first value is stored inline: a request-response's single answer (and most
@@ -271,12 +269,27 @@ impl SlotQueue {
     fn is_empty(&self) -> bool {
         self.first.is_none() && self.rest.is_empty()
     }
+
+    /// Moves every value into `dst` (empty), oldest first, in O(1).
+    fn take_all(&mut self, dst: &mut VecDeque<Result<Payload, Error>>) {
+        debug_assert!(dst.is_empty());
+        std::mem::swap(&mut self.rest, dst);
+        if let Some(f) = self.first.take() {
+            dst.push_front(f);
+        }
+    }
 }
 
 impl Slot {
     /// The oldest value waiting.
     pub(crate) fn pop(&mut self) -> Option<Result<Payload, Error>> {
         self.queue.pop_front()
+    }
+
+    /// Moves every waiting value into `dst` (which must be empty): a consumer takes a batch
+    /// under one lock.
+    pub(crate) fn take_all(&mut self, dst: &mut VecDeque<Result<Payload, Error>>) {
+        self.queue.take_all(dst);
     }
 
     /// True when no value is waiting.
