@@ -494,7 +494,7 @@ impl Frame {
     /// Fails without writing anything when the frame exceeds [`MAX_FRAME_LEN`] or a field is too
     /// long for its length prefix.
     pub fn encode(&self, dst: &mut impl BufMut) -> Result<(), EncodeError> {
-        self.check_encodable()?;
+        self.check_encodable(self.encoded_len())?;
         self.header().encode(dst);
         dispatch!(self, f => f.encode_body(dst));
         Ok(())
@@ -502,16 +502,16 @@ impl Frame {
 
     /// Writes the 24-bit length prefix and then the frame, as byte-stream transports need.
     pub fn encode_length_prefixed(&self, dst: &mut impl BufMut) -> Result<(), EncodeError> {
-        self.check_encodable()?;
         let len = self.encoded_len();
+        self.check_encodable(len)?;
         dst.put_uint(len as u64, 3);
         self.header().encode(dst);
         dispatch!(self, f => f.encode_body(dst));
         Ok(())
     }
 
-    fn check_encodable(&self) -> Result<(), EncodeError> {
-        let len = self.encoded_len();
+    /// Checks a frame of encoded length `len` can be written.
+    fn check_encodable(&self, len: usize) -> Result<(), EncodeError> {
         if len > MAX_FRAME_LEN {
             return Err(EncodeError::FrameTooLarge {
                 len,
