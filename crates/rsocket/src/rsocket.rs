@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use rsocket_proto::{CommandError, StreamId};
 
@@ -124,15 +125,40 @@ impl RSocket {
 
     /// Sends a fire-and-forget request. Resolves once the request is queued for writing;
     /// waits while the connection's send buffer is full, so a flood pushes back.
-    pub async fn fire_and_forget(&self, mut payload: Payload) -> Result<(), Error> {
-        self.intercept(Interaction::FireAndForget, &mut payload)?;
-        let mut payload = Some(payload);
-        self.open(true, |s| {
-            let p = payload.take().unwrap_or_default();
-            let now = s.request_instant();
-            s.conn.fire_and_forget(now, p).map(|_| ())
-        })
-        .await
+    ///
+    /// Like any future, it does nothing until polled; when there is room to send (the usual
+    /// case) the first poll queues the request without allocating.
+    pub fn fire_and_forget(
+        &self,
+        payload: Payload,
+    ) -> impl Future<Output = Result<(), Error>> + Send + '_ {
+        FireAndForget {
+            rsocket: self,
+            payload: Some(payload),
+            slow: None,
+        }
+    }
+
+    /// Opens a request at once when there is room to send and no lease to wait for;
+    /// otherwise gives the payload back (`Err`) for [`RSocket::open`] to wait with.
+    fn try_open<T>(
+        &self,
+        leased: bool,
+        payload: Payload,
+        open: impl FnOnce(&mut Shared, Payload) -> Result<T, CommandError>,
+    ) -> Result<Result<T, Error>, Payload> {
+        let mut s = self.inner.lock();
+        if let Some(e) = &s.closed {
+            return Ok(Err(e.clone()));
+        }
+        let waits_for_lease = leased && self.inner.lease_wait.is_some() && s.lacks_lease();
+        if !s.has_capacity() || waits_for_lease {
+            return Err(payload);
+        }
+        let r = open(&mut s, payload);
+        drop(s);
+        self.inner.driver.wake();
+        Ok(r.map_err(Error::from))
     }
 
     /// Sends METADATA_PUSH.
@@ -146,24 +172,17 @@ impl RSocket {
 
     /// Sends a request-response request and waits for the answer. A response that completes
     /// without a value yields an empty [`Payload`].
-    pub async fn request_response(&self, mut payload: Payload) -> Result<Payload, Error> {
-        self.intercept(Interaction::RequestResponse, &mut payload)?;
-        let mut payload = Some(payload);
-        let id = self
-            .open(true, |s| {
-                let p = payload.take().unwrap_or_default();
-                let now = s.request_instant();
-                let id = s.conn.request_response(now, p)?;
-                s.slots.insert(id, Slot::default());
-                Ok(id)
-            })
-            .await?;
-        ResponseFuture {
-            inner: self.inner.clone(),
-            id,
-            done: false,
+    ///
+    /// Like any future, it does nothing until polled; the first poll sends the request (without
+    /// allocating when there is room to send).
+    pub fn request_response(
+        &self,
+        payload: Payload,
+    ) -> impl Future<Output = Result<Payload, Error>> + Send + '_ {
+        RequestResponse {
+            rsocket: self,
+            state: RrState::Start(payload),
         }
-        .await
     }
 
     /// Sends a request-stream request with the default prefetch.
@@ -294,6 +313,127 @@ impl RSocket {
                 }
             }
             notified.await;
+        }
+    }
+}
+
+/// Opens a request-response's stream under the lock (the payload is already intercepted).
+fn open_request_response(s: &mut Shared, p: Payload) -> Result<StreamId, CommandError> {
+    let now = s.request_instant();
+    let id = s.conn.request_response(now, p)?;
+    s.slots.insert(id, Slot::default());
+    Ok(id)
+}
+
+fn open_fire_and_forget(s: &mut Shared, p: Payload) -> Result<(), CommandError> {
+    let now = s.request_instant();
+    s.conn.fire_and_forget(now, p).map(|_| ())
+}
+
+/// [`RSocket::fire_and_forget`]: queues at the first poll, or waits (boxed, the rare case)
+/// for send capacity or a lease.
+struct FireAndForget<'a> {
+    rsocket: &'a RSocket,
+    payload: Option<Payload>,
+    slow: Option<BoxFuture<'a, Result<(), Error>>>,
+}
+
+impl Future for FireAndForget<'_> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(slow) = &mut this.slow {
+            return slow.as_mut().poll(cx);
+        }
+        let Some(mut payload) = this.payload.take() else {
+            return Poll::Ready(Err(Error::invalid("future polled after completion")));
+        };
+        let rs = this.rsocket;
+        if let Err(e) = rs.intercept(Interaction::FireAndForget, &mut payload) {
+            return Poll::Ready(Err(e));
+        }
+        match rs.try_open(true, payload, open_fire_and_forget) {
+            Ok(r) => Poll::Ready(r),
+            Err(payload) => {
+                let mut payload = Some(payload);
+                let mut slow: BoxFuture<'_, _> = Box::pin(rs.open(true, move |s| {
+                    open_fire_and_forget(s, payload.take().unwrap_or_default())
+                }));
+                let r = slow.as_mut().poll(cx);
+                this.slow = Some(slow);
+                r
+            }
+        }
+    }
+}
+
+enum RrState<'a> {
+    Start(Payload),
+    /// Waiting for send capacity or a lease before the request can go.
+    Opening(BoxFuture<'a, Result<StreamId, Error>>),
+    Waiting(ResponseFuture),
+    Done,
+}
+
+/// [`RSocket::request_response`]: sends at the first poll (or once it may), then waits for
+/// the answer; dropping it after the request went sends CANCEL.
+struct RequestResponse<'a> {
+    rsocket: &'a RSocket,
+    state: RrState<'a>,
+}
+
+impl Future for RequestResponse<'_> {
+    type Output = Result<Payload, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let rs = this.rsocket;
+        loop {
+            let opened = match &mut this.state {
+                RrState::Start(_) => {
+                    let RrState::Start(mut payload) =
+                        std::mem::replace(&mut this.state, RrState::Done)
+                    else {
+                        continue;
+                    };
+                    if let Err(e) = rs.intercept(Interaction::RequestResponse, &mut payload) {
+                        return Poll::Ready(Err(e));
+                    }
+                    match rs.try_open(true, payload, open_request_response) {
+                        Ok(r) => r,
+                        Err(payload) => {
+                            let mut payload = Some(payload);
+                            this.state = RrState::Opening(Box::pin(rs.open(true, move |s| {
+                                open_request_response(s, payload.take().unwrap_or_default())
+                            })));
+                            continue;
+                        }
+                    }
+                }
+                RrState::Opening(f) => std::task::ready!(f.as_mut().poll(cx)),
+                RrState::Waiting(f) => {
+                    let answer = std::task::ready!(Pin::new(f).poll(cx));
+                    this.state = RrState::Done;
+                    return Poll::Ready(answer);
+                }
+                RrState::Done => {
+                    return Poll::Ready(Err(Error::invalid("future polled after completion")));
+                }
+            };
+            match opened {
+                Ok(id) => {
+                    this.state = RrState::Waiting(ResponseFuture {
+                        inner: rs.inner.clone(),
+                        id,
+                        done: false,
+                    })
+                }
+                Err(e) => {
+                    this.state = RrState::Done;
+                    return Poll::Ready(Err(e));
+                }
+            }
         }
     }
 }
@@ -597,7 +737,14 @@ impl Stream for PayloadStream {
         };
         let this = &mut *self;
         if let Some(item) = this.local.pop_front() {
-            note_consumed(&this.inner, &mut this.consumed, this.refill, id, &item, None);
+            note_consumed(
+                &this.inner,
+                &mut this.consumed,
+                this.refill,
+                id,
+                &item,
+                None,
+            );
             return Poll::Ready(Some(item));
         }
         // Take everything the driver has delivered under one lock.
