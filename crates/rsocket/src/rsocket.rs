@@ -790,7 +790,7 @@ fn note_consumed(
         return;
     }
     let mut s = held.unwrap_or_else(|| inner.lock());
-    if !s.slots.get(&id).is_some_and(|slot| !slot.done) {
+    if s.slots.get(&id).is_none_or(|slot| slot.done) {
         return;
     }
     let n = std::mem::take(consumed);
