@@ -317,11 +317,18 @@ impl RSocket {
     }
 }
 
-/// Opens a request-response's stream under the lock (the payload is already intercepted).
-fn open_request_response(s: &mut Shared, p: Payload) -> Result<StreamId, CommandError> {
+/// Opens a request-response's stream under the lock (the payload is already intercepted);
+/// `waker` is the task to wake with the answer.
+fn open_request_response(
+    s: &mut Shared,
+    p: Payload,
+    waker: Option<&std::task::Waker>,
+) -> Result<StreamId, CommandError> {
     let now = s.request_instant();
     let id = s.conn.request_response(now, p)?;
-    s.slots.insert(id, Slot::default());
+    let mut slot = Slot::default();
+    slot.waker = waker.cloned();
+    s.slots.insert(id, slot);
     Ok(id)
 }
 
@@ -400,12 +407,24 @@ impl Future for RequestResponse<'_> {
                     if let Err(e) = rs.intercept(Interaction::RequestResponse, &mut payload) {
                         return Poll::Ready(Err(e));
                     }
-                    match rs.try_open(true, payload, open_request_response) {
-                        Ok(r) => r,
+                    let waker = cx.waker();
+                    match rs.try_open(true, payload, |s, p| {
+                        open_request_response(s, p, Some(waker))
+                    }) {
+                        // Sent, with our waker in the slot: nothing to poll before the answer.
+                        Ok(Ok(id)) => {
+                            this.state = RrState::Waiting(ResponseFuture {
+                                inner: rs.inner.clone(),
+                                id,
+                                done: false,
+                            });
+                            return Poll::Pending;
+                        }
+                        Ok(Err(e)) => Err(e),
                         Err(payload) => {
                             let mut payload = Some(payload);
                             this.state = RrState::Opening(Box::pin(rs.open(true, move |s| {
-                                open_request_response(s, payload.take().unwrap_or_default())
+                                open_request_response(s, payload.take().unwrap_or_default(), None)
                             })));
                             continue;
                         }

@@ -561,7 +561,7 @@ impl Connection {
         if !st.recv_open || (!p.next && !p.complete && !p.follows) {
             return self.ignored(now);
         }
-        let (payload, next) = if follows || st.reassembly.is_some() {
+        let (payload, next, st) = if follows || st.reassembly.is_some() {
             let mut r = st.reassembly.take().unwrap_or_default();
             let pushed = self.push_fragment(&mut r, &p.payload);
             if self.state == State::Closed {
@@ -579,12 +579,12 @@ impl Connection {
                 return;
             }
             self.release(Some(&r));
-            (r.finish(), true)
+            let Some(st) = self.streams.get_mut(&id) else {
+                return;
+            };
+            (r.finish(), true, st)
         } else {
-            (p.payload, p.next)
-        };
-        let Some(st) = self.streams.get_mut(&id) else {
-            return;
+            (p.payload, p.next, st)
         };
         let complete = p.complete || st.kind == StreamKind::Response;
         if next {
