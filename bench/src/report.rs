@@ -184,16 +184,16 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     // The report is built in memory and written once: a reader that stops early (`| head`)
     // must not make printing panic.
     let mut o = String::new();
-    macro_rules! println {
+    macro_rules! out {
         ($($t:tt)*) => {{
             use std::fmt::Write as _;
             let _ = writeln!(o, $($t)*);
         }};
     }
-    println!(
+    out!(
         "| transport | workload | size | raw msgs/s | ours msgs/s (min–max) | rsocket-rust msgs/s | ours÷raw | ours÷rsocket-rust | ours p50 / p99 µs | rsocket-rust p50 / p99 µs | CPU µs/msg ours / rsocket-rust | peak RSS MiB cli/srv ours | rsocket-rust |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    out!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let empty = Summary::default();
     for ((t, w, size, mtu), impls) in &cells {
         let raw = impls.get("raw").unwrap_or(&empty);
@@ -242,7 +242,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
                 )
             }
         };
-        println!(
+        out!(
             "| {t} | {w} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |",
             fmt_size(*size, *mtu),
             range(raw),
@@ -259,9 +259,9 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         );
     }
     if !errors.is_empty() {
-        println!("\nFailed measurements:\n");
+        out!("\nFailed measurements:\n");
         for e in &errors {
-            println!("- {e}");
+            out!("- {e}");
         }
     }
 
@@ -274,11 +274,11 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
             .with_context(|| format!("reading {}", goals_path.display()))?,
     )
     .with_context(|| format!("parsing {}", goals_path.display()))?;
-    println!("\n## Goals ({})\n", goals_path.display());
-    println!("| goal | measured | target | |\n|---|---|---|---|");
+    out!("\n## Goals ({})\n", goals_path.display());
+    out!("| goal | measured | target | |\n|---|---|---|---|");
     let mut failed = 0;
     let mut check = |name: String, got: Option<f64>, want: f64, at_least: bool| match got {
-        None => println!("| {name} | no data | {want} | – |"),
+        None => out!("| {name} | no data | {want} | – |"),
         Some(g) => {
             let ok = if at_least { g >= want } else { g <= want };
             if !ok {
@@ -286,7 +286,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
             }
             let op = if at_least { "≥" } else { "≤" };
             let verdict = if ok { "pass" } else { "**FAIL**" };
-            println!("| {name} | {g:.2} | {op} {want} | {verdict} |");
+            out!("| {name} | {g:.2} | {op} {want} | {verdict} |");
         }
     };
     for g in &goals.goal {
@@ -335,7 +335,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
         );
     }
     if failed > 0 {
-        println!("\n{failed} goal(s) failed");
+        out!("\n{failed} goal(s) failed");
     }
     {
         use std::io::Write as _;

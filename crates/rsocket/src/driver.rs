@@ -84,6 +84,9 @@ pub(crate) struct Driver<T: DriverIo> {
     /// How a resumable session finds a new transport (`None`: the connection ends with its
     /// transport).
     resume: Option<Box<Resumption>>,
+    /// Set when routing changed the session (lost or resumed its transport): another pass
+    /// must run, to poll the reconnection or the producers that were paused.
+    again: bool,
 }
 
 impl<T: DriverIo> Driver<T> {
@@ -111,6 +114,7 @@ impl<T: DriverIo> Driver<T> {
             eof: false,
             closing: false,
             resume: None,
+            again: false,
         }
     }
 
@@ -267,6 +271,7 @@ impl<T: DriverIo> Driver<T> {
                         self.partial_since = None;
                         self.transport_error = None;
                         r.transport_lost();
+                        self.again = true;
                     }
                     // A resume token without a way to reconnect (set by hand): the session
                     // cannot survive its transport.
@@ -284,6 +289,7 @@ impl<T: DriverIo> Driver<T> {
                 },
                 Event::Resumed => {
                     tracing::debug!("session resumed");
+                    self.again = true;
                     self.inner.session.notify_one();
                     notify = true;
                 }
@@ -593,8 +599,9 @@ impl<T: DriverIo> Future for Driver<T> {
 
     /// One pass reads, routes, runs handlers, polls producers and flushes; another pass runs
     /// only when work is known to be left (a full read or write batch, an acceptance or
-    /// resumption that completed, a timer that fired). Wake-ups that arrive during a pass
-    /// make the runtime poll again, so nothing waits on an extra pass.
+    /// resumption that completed, a transport lost or resumed, a timer that fired). Wake-ups
+    /// that arrive during a pass make the runtime poll again, so nothing waits on an extra
+    /// pass.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         this.inner.driver.register(cx.waker());
@@ -610,6 +617,7 @@ impl<T: DriverIo> Future for Driver<T> {
                 progress |= this.poll_producers(cx);
             }
             progress |= !this.route_events_quiet();
+            progress |= std::mem::take(&mut this.again);
             if this.flush(cx).is_err() {
                 let mut s = this.inner.lock();
                 if !s.conn.is_closed() {

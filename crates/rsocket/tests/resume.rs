@@ -598,6 +598,56 @@ async fn requests_made_while_disconnected_are_sent_after_resuming() {
 }
 
 #[tokio::test]
+async fn an_idle_session_reconnects_by_itself() {
+    common::deadline(async {
+        let server = simple_resumable_server();
+        let addr = tcp_server(server).await;
+        let mut proxy = Proxy::start(addr).await;
+        // A keepalive far longer than the test: no timer wakes the connection, and nothing
+        // uses it while it is down. Its task alone has to notice, reconnect and resume.
+        let client = Client::builder()
+            .keepalive(Duration::from_secs(20), Duration::from_secs(60))
+            .resume(ResumeOptions {
+                session_timeout: Duration::from_secs(30),
+                reconnect_backoff: Backoff {
+                    initial: Duration::from_millis(10),
+                    max: Duration::from_millis(50),
+                },
+                token: None,
+                max_store_bytes: STORE,
+            })
+            .connect(&format!("tcp://{}", proxy.addr))
+            .await
+            .unwrap();
+        client.request_response(Payload::from("a")).await.unwrap();
+        proxy.kill().await;
+        for _ in 0..200 {
+            if client.is_disconnected() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            client.is_disconnected(),
+            "the client did not see the transport end"
+        );
+        proxy.restart().await;
+        let mut resumed = false;
+        for _ in 0..300 {
+            if !client.is_disconnected() {
+                resumed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(resumed, "the idle session did not reconnect within 3 s");
+        let answer = client.request_response(Payload::from("b")).await.unwrap();
+        assert_eq!(answer.data_utf8(), Some("b"));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn lease_is_granted_again_after_resuming() {
     common::deadline(async {
         let grants = Arc::new(AtomicUsize::new(0));
