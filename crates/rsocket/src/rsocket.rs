@@ -470,23 +470,26 @@ impl Future for ResponseFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let mut s = this.inner.lock();
-        let Some(slot) = s.slots.get_mut(&this.id) else {
+        let s = &mut *s;
+        // One hash of the ID whether the answer is there or not.
+        let std::collections::hash_map::Entry::Occupied(mut entry) = s.slots.entry(this.id) else {
             this.done = true;
             return Poll::Ready(Err(s
                 .closed
                 .clone()
                 .unwrap_or_else(|| Error::canceled("request canceled"))));
         };
+        let slot = entry.get_mut();
         if slot.is_empty() && !slot.done {
             if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 slot.waker = Some(cx.waker().clone());
             }
             return Poll::Pending;
         }
-        let item = match s.slots.remove(&this.id).and_then(|mut slot| slot.pop()) {
-            Some(item) => item,
-            None => Ok(Payload::default()),
-        };
+        let item = entry
+            .remove()
+            .pop()
+            .unwrap_or_else(|| Ok(Payload::default()));
         this.done = true;
         Poll::Ready(item)
     }
