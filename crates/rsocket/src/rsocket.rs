@@ -504,6 +504,9 @@ impl Drop for ResponseFuture {
 }
 
 /// Removes a consumer's slot and tells the peer we are no longer interested.
+///
+/// Our own request ends as a whole (a requester channel's outbound stops too); a channel
+/// responder that drops its inbound only half-closes the channel and keeps answering.
 fn cancel(inner: &Inner, id: StreamId) {
     let mut s = inner.lock();
     if let Some(slot) = s.slots.remove(&id) {
@@ -511,8 +514,11 @@ fn cancel(inner: &Inner, id: StreamId) {
             let _ = s.conn.cancel(id);
         }
     }
-    if let Some(g) = s.gates.remove(&id) {
-        g.cancel();
+    let ours = id.is_client_initiated() == (s.conn.role() == rsocket_proto::Role::Client);
+    if ours {
+        if let Some(g) = s.gates.remove(&id) {
+            g.cancel();
+        }
     }
     drop(s);
     inner.driver.wake();

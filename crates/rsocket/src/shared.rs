@@ -402,6 +402,11 @@ pub(crate) struct Outbound {
     pub(crate) mode: OutMode,
     gate: Arc<Gate>,
     stream: BoxStream<'static, Result<Payload, Error>>,
+    /// A value taken while the peer's credit was used up, waiting for REQUEST_N. The stream
+    /// is polled one value ahead so that its end (or error), which needs no credit, goes out
+    /// as soon as it happens instead of waiting for credit the requester has no reason to
+    /// send.
+    ahead: Option<Payload>,
     finished: bool,
 }
 
@@ -417,6 +422,7 @@ impl Outbound {
             mode,
             gate,
             stream,
+            ahead: None,
             finished: false,
         }
     }
@@ -428,16 +434,25 @@ const PRODUCER_BATCH: usize = 64;
 const PRODUCER_BATCH_BYTES: usize = 64 * 1024;
 
 impl Outbound {
-    /// One value within credit, or the end.
+    /// One value within credit, or the end (which needs no credit).
     fn take(&mut self, cx: &mut Context<'_>) -> Poll<Option<Signal>> {
         if self.finished || self.gate.is_cancelled() {
             return Poll::Ready(None);
         }
-        if !self.gate.available() {
-            return Poll::Pending;
+        if let Some(p) = self.ahead.take() {
+            if !self.gate.available() {
+                self.ahead = Some(p);
+                return Poll::Pending; // the gate's waker brings us back with credit
+            }
+            self.gate.take();
+            return Poll::Ready(Some(Signal::Next(p)));
         }
         match self.stream.as_mut().poll_next(cx) {
             Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(p))) if !self.gate.available() => {
+                self.ahead = Some(p);
+                Poll::Pending
+            }
             Poll::Ready(Some(Ok(p))) => {
                 self.gate.take();
                 if self.mode == OutMode::Response {

@@ -9,17 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use rsocket::lease::{FixedLease, LeaseGrant, lease_fn};
-use rsocket::proto::codec::LengthCodec;
-use rsocket::proto::frame::{
-    RequestChannel, RequestFnf, RequestResponse, RequestStream, Setup, Version,
-};
+use rsocket::proto::frame::{RequestChannel, RequestFnf, RequestResponse, RequestStream};
 use rsocket::proto::{ErrorCode, Frame, StreamId};
 use rsocket::{Client, Error, ErrorKind, Payload, RSocket, RequestHandler, Server, SetupInfo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,60 +255,10 @@ async fn lease_fn_lets_the_application_decide() {
 
 // ---- the responder enforces the lease against a peer that ignores it ----------------------
 
-struct Raw {
-    s: TcpStream,
-    buf: BytesMut,
-}
+/// The raw client of `common`, with lease requested in its SETUP.
+type Raw = common::RawClient;
 
-impl Raw {
-    async fn connect(server: Server) -> Raw {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move { server.serve_tcp(l).await });
-        let s = TcpStream::connect(addr).await.unwrap();
-        let mut raw = Raw {
-            s,
-            buf: BytesMut::new(),
-        };
-        raw.send(Frame::Setup(Box::new(Setup {
-            version: Version::V1_0,
-            keepalive_interval_ms: 20_000,
-            max_lifetime_ms: 90_000,
-            resume_token: None,
-            lease: true,
-            metadata_mime_type: "text/plain".into(),
-            data_mime_type: "text/plain".into(),
-            payload: Payload::default(),
-        })))
-        .await;
-        raw
-    }
-
-    async fn send(&mut self, f: Frame) {
-        let mut b = BytesMut::new();
-        f.encode_length_prefixed(&mut b).unwrap();
-        self.s.write_all(&b).await.unwrap();
-    }
-
-    /// The next frame (KEEPALIVE skipped).
-    async fn next(&mut self) -> Frame {
-        let codec = LengthCodec::default();
-        loop {
-            if let Some(f) = codec.split(&mut self.buf).unwrap() {
-                let f = Frame::decode(f).unwrap();
-                if !matches!(f, Frame::Keepalive(_)) {
-                    return f;
-                }
-                continue;
-            }
-            let n = tokio::time::timeout(Duration::from_secs(5), self.s.read_buf(&mut self.buf))
-                .await
-                .expect("a frame within 5 s")
-                .unwrap();
-            assert!(n > 0, "the server closed the connection");
-        }
-    }
-
+impl common::RawClient {
     /// Sends a request of the model on stream `id`; for all but fire-and-forget, returns
     /// whether it was answered (Ok) or rejected (the ERROR code).
     async fn request(&mut self, m: Model, id: u32) -> Option<Result<(), ErrorCode>> {
@@ -381,7 +326,7 @@ async fn responder_rejects_requests_beyond_the_lease() {
                 .lease(true)
                 .responder(handler(calls.clone()))
                 .build();
-            let mut raw = Raw::connect(server).await;
+            let mut raw = Raw::connect_lease(server).await;
             let got = raw.request(m, 1).await;
             check(m, got, false, "missing");
 
@@ -398,7 +343,7 @@ async fn responder_rejects_requests_beyond_the_lease() {
                 .lease_policy(policy)
                 .responder(handler(calls2.clone()))
                 .build();
-            let mut raw = Raw::connect(server).await;
+            let mut raw = Raw::connect_lease(server).await;
             assert!(matches!(raw.next().await, Frame::Lease(l) if l.number_of_requests == 2));
             for (i, ok) in [(1, true), (3, true), (5, false)] {
                 let got = raw.request(m, i).await;

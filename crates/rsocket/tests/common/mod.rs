@@ -120,3 +120,82 @@ pub async fn deadline<F: std::future::Future>(f: F) -> F::Output {
         .await
         .expect("test exceeded its 30 s deadline")
 }
+
+/// A client that speaks raw frames over TCP, to check exactly what a server puts on the wire.
+pub struct RawClient {
+    s: tokio::net::TcpStream,
+    buf: bytes::BytesMut,
+}
+
+impl RawClient {
+    /// Serves `server` on 127.0.0.1 and sends SETUP (text/plain both ways).
+    pub async fn connect(server: Server) -> RawClient {
+        Self::start(server, false).await
+    }
+
+    /// As [`RawClient::connect`], asking for lease in SETUP.
+    pub async fn connect_lease(server: Server) -> RawClient {
+        Self::start(server, true).await
+    }
+
+    async fn start(server: Server, lease: bool) -> RawClient {
+        use rsocket::proto::frame::{Setup, Version};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { server.serve_tcp(l).await });
+        let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut raw = RawClient {
+            s,
+            buf: bytes::BytesMut::new(),
+        };
+        raw.send(rsocket::proto::Frame::Setup(Box::new(Setup {
+            version: Version::V1_0,
+            keepalive_interval_ms: 20_000,
+            max_lifetime_ms: 90_000,
+            resume_token: None,
+            lease,
+            metadata_mime_type: "text/plain".into(),
+            data_mime_type: "text/plain".into(),
+            payload: Payload::default(),
+        })))
+        .await;
+        raw
+    }
+
+    /// Writes one frame.
+    pub async fn send(&mut self, f: rsocket::proto::Frame) {
+        use tokio::io::AsyncWriteExt;
+        let mut b = bytes::BytesMut::new();
+        f.encode_length_prefixed(&mut b).unwrap();
+        self.s.write_all(&b).await.unwrap();
+    }
+
+    /// The next frame (KEEPALIVE skipped); fails the test after 5 s.
+    pub async fn next(&mut self) -> rsocket::proto::Frame {
+        self.next_within(Duration::from_secs(5))
+            .await
+            .expect("a frame within 5 s")
+    }
+
+    /// The next frame (KEEPALIVE skipped) if one comes within `d`.
+    pub async fn next_within(&mut self, d: Duration) -> Option<rsocket::proto::Frame> {
+        use rsocket::proto::Frame;
+        use tokio::io::AsyncReadExt;
+        let codec = rsocket::proto::codec::LengthCodec::default();
+        let until = tokio::time::Instant::now() + d;
+        loop {
+            if let Some(f) = codec.split(&mut self.buf).unwrap() {
+                let f = Frame::decode(f).unwrap();
+                if !matches!(f, Frame::Keepalive(_)) {
+                    return Some(f);
+                }
+                continue;
+            }
+            let n = tokio::time::timeout_at(until, self.s.read_buf(&mut self.buf))
+                .await
+                .ok()?
+                .unwrap();
+            assert!(n > 0, "the server closed the connection");
+        }
+    }
+}
