@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Outside-in conformance probe of `rsocket serve`: raw frames over TCP, built by hand from
 /work/shared/conformance.md style rows (R2, R4, R5, R14-R17, R22, R25-R27, R30, R31, R36,
-R39-R48, A12, A14). Run by interop/conformance/run.sh against three servers: plain, --lease,
+R39-R48, A12, A14; R12 and R15c too). Run by interop/conformance/run.sh against three servers: plain, --lease,
 --resume. Prints one line per check and a final "N passed, N failed"; exits 1 on any failure.
 
     probe.py PLAIN_PORT LEASE_PORT RESUME_PORT
@@ -61,7 +61,8 @@ check('R23 keepalive echoed with R clear', any(f[0]==0 and f[1]==3 and f[2]&0x80
 check('R30 stream.5 with n=2 sends 2', len([f for f in fs if f[0]==7])==2, fs)
 for name, data, code in [('R14 first frame not SETUP', frame(0,3,0x80,struct.pack('>Q',0)), 1),
                           ('R15a version 2.0', setup()[:9]+struct.pack('>HH',2,0)+setup()[13:], 2),
-                          ('R17 lease flag without lease', setup(flags=0x40), 2)]:
+                          ('R17 lease flag without lease', setup(flags=0x40), 2),
+                          ('R15c data MIME that is not type/subtype', setup(dmime=b'not-a-mime'), 2)]:
     c=C(); c.send(data); fs=c.frames(0.5)
     check(name, c.eof and any(f[1]==11 and f[0]==0 and struct.unpack('>I',f[3][:4])[0]==code for f in fs), fs)
 c=C(); c.send(setup()); c.send(frame(1,4,0x100,b'\xff\xff\xff'+b'x')); fs=c.frames(0.5)
@@ -93,6 +94,22 @@ fs=c.frames(1.0); n1=len([f for f in fs if f[0]==1])
 c.send(frame(1,8,0,struct.pack('>I',2))); fs=c.frames(1.0); n2=len([f for f in fs if f[0]==1])
 check('R30 exactly 3 then 2', (n1,n2)==(3,2), (n1,n2))
 c.send(frame(1,9,0)); 
+# The end of a stream needs no credit: a stream whose last item used the last credit completes
+# at once (R30/R41 wording: "emits n payloads, then completes"), and so does an error.
+c=C(); c.send(setup()); c.send(frame(1,6,0x100,struct.pack('>I',5)+pm(route('stream.5'),b'')))
+fs=c.frames(1.0); p=[f for f in fs if f[0]==1 and f[1]==10]
+check('stream.5 with n=5: 5 items then COMPLETE without REQUEST_N', len([f for f in p if f[2]&0x20])==5 and p and p[-1][2]&0x40, [(f[2],f[3]) for f in p])
+c.send(frame(3,6,0x100,struct.pack('>I',1)+pm(route('echo'),b'once')))
+fs=c.frames(1.0); p=[f for f in fs if f[0]==3 and f[1]==10]
+check('echo stream with n=1: one item then COMPLETE', len([f for f in p if f[2]&0x20])==1 and p and p[-1][2]&0x40, [(f[2],f[3]) for f in p])
+# A channel (requester side still open) routed to error.0x301 is answered with that ERROR.
+c.send(frame(5,7,0x100,struct.pack('>I',5)+pm(route('error.0x301'),b'x')))
+fs=c.frames(1.0); e=[f for f in fs if f[0]==5 and f[1]==11]
+check('error.0x301 on an open channel -> ERROR 0x301', e and struct.unpack('>I',e[0][3][:4])[0]==0x301, fs)
+# R12: an ERROR with a stream code on stream 0 is misaddressed and ignored; the connection lives.
+c=C(); c.send(setup()); c.send(frame(0,11,0,struct.pack('>I',0x201)+b'not a connection error'))
+c.send(frame(0,3,0x80,struct.pack('>Q',0)+b'alive?')); fs=c.frames(0.5)
+check('R12 ERROR 0x201 on stream 0 ignored', any(f[1]==3 for f in fs) and not c.eof, fs)
 # R31 unbounded
 c=C(); c.send(setup()); c.send(frame(1,6,0x100,struct.pack('>I',0x7fffffff)+pm(route('stream.infinite'),b'')))
 for i in range(5): c.send(frame(1,8,0,struct.pack('>I',0x7fffffff)))

@@ -63,8 +63,9 @@ pub struct ServeArgs {
     /// Accept clients that ask for lease, and grant them leases.
     #[arg(long)]
     pub lease: bool,
-    /// With --lease: requests granted per lease.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// With --lease: requests granted per lease (at least 1: the spec requires N > 0).
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=0x7FFF_FFFF))]
     pub lease_requests: u32,
     /// With --lease: lease time-to-live in milliseconds (renewed at half of it).
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
@@ -106,8 +107,10 @@ async fn bind(what: &str, listen: Listen) -> Result<Option<TcpListener>, String>
 pub fn rsocket_server(args: &ServeArgs) -> Server {
     let counters = Arc::new(Counters::default());
     let mut builder = Server::builder().acceptor(move |setup: SetupInfo, _requester: RSocket| {
-        let demo = Demo::new(&setup.metadata_mime_type, counters.clone());
-        async move { Ok::<_, Error>(demo) }
+        let checked = check_mime("data", &setup.data_mime_type)
+            .and_then(|()| check_mime("metadata", &setup.metadata_mime_type))
+            .map(|()| Demo::new(&setup.metadata_mime_type, counters.clone()));
+        async move { checked }
     });
     if args.lease {
         // A lease of N requests valid for the TTL, renewed at half of it (the fixed policy
@@ -122,6 +125,30 @@ pub fn rsocket_server(args: &ServeArgs) -> Server {
         builder = builder.mtu(mtu);
     }
     builder.build()
+}
+
+/// Refuses a SETUP MIME type that is not `type/subtype` (RFC 6838 names, optional
+/// `;parameters`) with UNSUPPORTED_SETUP: the demo service takes any data, but not a type it
+/// cannot even name.
+fn check_mime(which: &str, mime: &str) -> Result<(), Error> {
+    fn name(s: &str) -> bool {
+        let mut chars = s.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && s.len() <= 127
+            && chars.all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+    }
+    let essence = mime.split(';').next().unwrap_or_default().trim();
+    let valid = essence
+        .split_once('/')
+        .is_some_and(|(ty, sub)| name(ty) && name(sub));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::from_code(
+            rsocket::proto::ErrorCode::UNSUPPORTED_SETUP,
+            format!("{which} MIME type {mime:?} is not a type/subtype"),
+        ))
+    }
 }
 
 /// Runs `rsocket serve` until Ctrl-C.
@@ -201,4 +228,37 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     let _ = tokio::time::timeout(Duration::from_secs(12), server.shutdown()).await;
     tasks.abort_all();
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_mime;
+
+    #[test]
+    fn mime_types_must_be_type_slash_subtype() {
+        for ok in [
+            "application/json",
+            "message/x.rsocket.composite-metadata.v0",
+            "application/vnd.api+json; charset=utf-8",
+            "text/plain",
+        ] {
+            assert!(check_mime("data", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "json",
+            "/json",
+            "application/",
+            "a b/c",
+            "text/plain/x",
+            "é/x",
+        ] {
+            let e = check_mime("data", bad).unwrap_err();
+            assert_eq!(
+                e.code(),
+                Some(rsocket::proto::ErrorCode::UNSUPPORTED_SETUP),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -320,6 +320,8 @@ fn r12_frames_on_unknown_streams_are_ignored() {
     p.send_raw(&raw::cancel(99));
     p.send_raw(&raw::cancel(0));
     p.send_raw(&raw::error(99, 0x201, "nobody"));
+    p.send_raw(&raw::error(0, 0x201, "a stream code on stream 0"));
+    p.send_raw(&raw::error(0, 0x301, "an application code on stream 0"));
     p.send_raw(&raw::payload(99, N | C, None, b"nobody"));
     p.send_raw(&raw::payload(0, N, None, b"nobody"));
     p.send_raw(&raw::request_n(99, 5));

@@ -310,6 +310,11 @@ impl Connection {
     }
 
     fn on_connection_error(&mut self, now: Instant, e: ErrorFrame) {
+        if e.code.is_application_defined() || (0x201..=0x204).contains(&e.code.0) {
+            // A code that belongs on a stream, sent on stream 0: misaddressed, ignored like
+            // a frame on an unknown stream (Protocol.md "Handling the Unexpected", R12).
+            return self.ignored(now);
+        }
         if e.code.is_setup_rejection() {
             // A server ignores these; so does a client once the server accepted its SETUP.
             if self.role == Role::Client && !self.setup_confirmed {

@@ -44,6 +44,9 @@
 //!   stream error; we never buffer beyond the credit we gave.
 //! * **Unknown frames** without the I flag close the connection with CONNECTION_ERROR (the spec
 //!   allows it); with the I flag they are ignored.
+//! * **ERROR on stream 0** closes the connection (CONNECTION_CLOSE drains it first) when its
+//!   code is a connection code or unknown; a code that belongs on a stream (0x201–0x204 or the
+//!   application range) is misaddressed and ignored, like a frame on an unknown stream.
 //! * A PAYLOAD with neither N nor C is ignored. A REQUEST_CHANNEL with both F and C is treated
 //!   like a PAYLOAD with both (Protocol.md "Handling the Unexpected" #7): F is ignored, the
 //!   frame is the whole request and completes the requester's side.
