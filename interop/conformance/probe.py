@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Outside-in conformance probe of `rsocket serve`: raw frames over TCP, built by hand from
 /work/shared/conformance.md style rows (R2, R4, R5, R14-R17, R22, R25-R27, R30, R31, R36,
-R39-R48, A12, A14; R12 and R15c too). Run by interop/conformance/run.sh against three servers: plain, --lease,
---resume. Prints one line per check and a final "N passed, N failed"; exits 1 on any failure.
+R39-R48, A12, A14; R12 and R15c too). Run by interop/conformance/run.sh against four servers: plain, --lease,
+--resume, --mtu 65536. Prints one line per check and a final "N passed, N failed"; exits 1 on any failure.
 
-    probe.py PLAIN_PORT LEASE_PORT RESUME_PORT
+    probe.py PLAIN_PORT LEASE_PORT RESUME_PORT MTU_PORT
 """
 import socket, struct, sys, time
 
-PORTS = dict(plain=int(sys.argv[1]), lease=int(sys.argv[2]), resume=int(sys.argv[3]))
+PORTS = dict(plain=int(sys.argv[1]), lease=int(sys.argv[2]), resume=int(sys.argv[3]), mtu=int(sys.argv[4]))
 RESULTS = [0, 0]
 def frame(sid, ftype, flags, body=b''):
     f = struct.pack('>IH', sid, (ftype<<10)|flags) + body
@@ -229,6 +229,37 @@ check('R48 position beyond sent terminates', c.eof and any(f[1]==11 for f in fs)
 c1=C(PORTS['resume']); c1.send(rsetup(b'sharedtoken00001')); c1.frames(0.2)
 c2=C(PORTS['resume']); c2.send(rsetup(b'sharedtoken00001')); fs=c2.frames(0.5)
 check('A12 SETUP with a token in use -> REJECTED_SETUP', any(f[1]==11 and struct.unpack('>I',f[3][:4])[0]==3 for f in fs), fs)
+
+# ---- fragmentation (server with --mtu 65536) ----
+
+def payload_parts(f):
+    """(metadata bytes, data bytes) of a PAYLOAD frame."""
+    body=f[3]
+    if f[2]&0x100:
+        n=int.from_bytes(body[:3],'big'); return body[3:3+n], body[3+n:]
+    return b'', body
+# R32: one 5 MB item on a request-stream with n=1 arrives as fragments counted as one item.
+c=C(PORTS['mtu']); c.send(setup())
+big=bytes(i%251 for i in range(5<<20))
+c.send(frame(1,6,0x100,struct.pack('>I',1)+pm(route('echo'),big)))
+fs=c.frames(5.0)
+allp=[f for f in fs if f[0]==1 and f[1]==10]
+p=[f for f in allp if f[2]&0x20]  # fragments carry N; a bare COMPLETE (C only) may follow
+data=b''.join(payload_parts(f)[1] for f in p)
+follows=[bool(f[2]&0x80) for f in p]
+items=len([f for f in p if f[2]&0x20 and not f[2]&0x80])
+check('R32 5 MB item fragmented at 64 KiB: F on all but the last, one item', len(p)>2 and all(follows[:-1]) and not follows[-1] and items==1 and data==big and all(len(f[3])<=65536 for f in p), (len(p), follows[-3:], items, len(data)))
+check('R32 stream completes after the one item', any(f[2]&0x40 for f in allp) or any(f[0]==1 and f[1]==10 and f[2]&0x40 for f in c.frames(0.5)), [f[2] for f in allp[-2:]])
+# R33: 3 MB of metadata and 3 MB of data: metadata entirely before data.
+pad=b'm'*(3<<20); mime=b'application/x.pad'
+meta=route('echo')+bytes([len(mime)-1])+mime+struct.pack('>I',len(pad))[1:]+pad
+c.send(frame(3,4,0x100,pm(meta,b'd'*(3<<20))))
+fs=c.frames(5.0)
+p=[f for f in fs if f[0]==3 and f[1]==10]
+parts=[payload_parts(f) for f in p]
+first_data=next((i for i,(m,d) in enumerate(parts) if d), len(parts))
+meta_after=[i for i,(m,d) in enumerate(parts) if m and i>first_data]
+check('R33 metadata complete before any data', len(p)>2 and not meta_after and b''.join(m for m,d in parts)==meta and b''.join(d for m,d in parts)==b'd'*(3<<20), (len(p), first_data, meta_after[:3]))
 
 print(f"{RESULTS[0]} passed, {RESULTS[1]} failed")
 sys.exit(1 if RESULTS[1] else 0)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Outside-in conformance probe of `rsocket serve` (the README's main job): hand-built frames
-# over raw TCP against three servers — plain, --lease (2 requests per 600 ms lease) and
-# --resume — checking the conformance rows listed in probe.py. Prints one line per check and a
+# over raw TCP against four servers — plain, --lease (2 requests per 600 ms lease), --resume
+# and --mtu 65536 — checking the conformance rows listed in probe.py. Prints one line per check and a
 # final "N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,4 +32,5 @@ start() { # port, extra flags...
 plain=$(free_port); start "$plain"
 lease=$(free_port); start "$lease" --lease --lease-requests 2 --lease-ttl-ms 600
 resume=$(free_port); start "$resume" --resume
-timeout 120 python3 "$here/probe.py" "$plain" "$lease" "$resume"
+mtu=$(free_port); start "$mtu" --mtu 65536
+timeout 120 python3 "$here/probe.py" "$plain" "$lease" "$resume" "$mtu"
