@@ -13,7 +13,7 @@ use crate::codec::{Codec, Codecs};
 use crate::envelope;
 use crate::error::Error;
 use crate::metadata::{Entry, WellKnownMimeType};
-use crate::router::{ConnectionInfo, Router};
+use crate::router::Router;
 
 type Deferred<T> = Box<dyn FnOnce(&Codecs, &str) -> Result<T, Error> + Send>;
 
@@ -173,16 +173,15 @@ impl RequesterBuilder {
             .data_mime_type(self.data_mime_type.clone())
             .metadata_mime_type(self.metadata_mime_type.clone())
             .setup_payload(Payload { data, metadata });
-        let mut conn = None;
         if let Some(router) = self.responder {
-            let responder =
-                router.into_client_responder(&self.data_mime_type, &self.metadata_mime_type);
-            conn = Some(responder.conn.clone());
-            client = client.responder(responder);
+            client = client.responder_fn(router.into_client_responder_fn(
+                &self.data_mime_type,
+                &self.metadata_mime_type,
+                codecs.clone(),
+            ));
         }
         Ok(Prepared {
             client,
-            conn,
             codecs,
             data_mime_type: self.data_mime_type,
             metadata_mime_type: self.metadata_mime_type,
@@ -211,7 +210,6 @@ impl RequesterBuilder {
 
 struct Prepared {
     client: ClientBuilder,
-    conn: Option<Arc<ConnectionInfo>>,
     codecs: Arc<Codecs>,
     data_mime_type: String,
     metadata_mime_type: String,
@@ -219,15 +217,11 @@ struct Prepared {
 
 impl Prepared {
     fn finish(self, rsocket: RSocket) -> Requester {
-        let requester = Requester::from_parts(
+        Requester::from_parts(
             rsocket,
             &self.data_mime_type,
             &self.metadata_mime_type,
             self.codecs,
-        );
-        if let Some(conn) = self.conn {
-            let _ = conn.requester.set(requester.clone());
-        }
-        requester
+        )
     }
 }

@@ -300,23 +300,32 @@ impl Router {
         }
     }
 
-    /// A responder for a client connection with these MIME types; the connection info's
-    /// requester is to be set once connected.
-    pub(crate) fn into_client_responder(
+    /// Makes the responder of a client connection with these MIME types, from the
+    /// connection's requester (for [`rsocket::ClientBuilder::responder_fn`]): handlers can call
+    /// the server back from the first request on.
+    pub(crate) fn into_client_responder_fn(
         self,
         data_mime_type: &str,
         metadata_mime_type: &str,
-    ) -> RouterResponder {
-        RouterResponder {
-            service: self.service(),
-            conn: Arc::new(ConnectionInfo {
-                data_mime_type: data_mime_type.to_string(),
-                metadata_mime_type: metadata_mime_type.to_string(),
-                codecs: Arc::new(self.codecs),
-                state: Arc::new(self.state),
-                setup: None,
-                requester: Default::default(),
-            }),
+        requester_codecs: Arc<crate::codec::Codecs>,
+    ) -> impl Fn(rsocket::RSocket) -> RouterResponder + Send + Sync + 'static {
+        let service = self.service();
+        let codecs = Arc::new(self.codecs);
+        let state = Arc::new(self.state);
+        let (data, meta) = (data_mime_type.to_string(), metadata_mime_type.to_string());
+        move |rsocket| {
+            let requester = Requester::from_parts(rsocket, &data, &meta, requester_codecs.clone());
+            RouterResponder {
+                service: service.clone(),
+                conn: Arc::new(ConnectionInfo {
+                    data_mime_type: data.clone(),
+                    metadata_mime_type: meta.clone(),
+                    codecs: codecs.clone(),
+                    state: state.clone(),
+                    setup: None,
+                    requester: requester.into(),
+                }),
+            }
         }
     }
 }

@@ -85,8 +85,7 @@ impl ConnectionInfo {
         self.setup.as_ref()
     }
 
-    /// The requester for sending requests to the peer. On the client side it is available
-    /// once [`RequesterBuilder::connect`](crate::RequesterBuilder::connect) has returned.
+    /// The requester for sending requests to the peer (on both sides, from the first request).
     pub fn requester(&self) -> Option<&Requester> {
         self.requester.get()
     }
