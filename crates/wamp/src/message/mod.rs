@@ -448,7 +448,7 @@ fn shape(code: u64) -> Option<(&'static str, usize, usize)> {
     Some(match code {
         code::HELLO => ("HELLO", 3, 3),
         code::WELCOME => ("WELCOME", 3, 3),
-        code::ABORT => ("ABORT", 3, 3),
+        code::ABORT => ("ABORT", 3, 5),
         code::CHALLENGE => ("CHALLENGE", 3, 3),
         code::AUTHENTICATE => ("AUTHENTICATE", 3, 3),
         code::GOODBYE => ("GOODBYE", 3, 3),

@@ -302,10 +302,11 @@ pub(super) fn decode(code: u64, r: &mut Reader) -> Result<Message, DecodeError> 
         }
         code::ABORT => {
             let details = r.dict("Details", o::CLOSE, false)?;
-            Message::Abort(Abort {
-                details,
-                reason: r.loose_uri("Reason")?,
-            })
+            let reason = r.loose_uri("Reason")?;
+            // `Arguments|list, ArgumentsKw|dict` may follow (basic/messages.md): checked for
+            // shape, then dropped; the reason and the details' `message` carry the meaning.
+            r.payload(&details)?;
+            Message::Abort(Abort { details, reason })
         }
         code::CHALLENGE => {
             let auth_method = r.string("AuthMethod")?;

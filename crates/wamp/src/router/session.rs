@@ -112,6 +112,14 @@ fn role_feature(details: &Dict, role: &str, feature: &str) -> bool {
 
 impl RouterCore {
     pub(super) fn on_idle(&mut self, conn: ConnId, msg: Message, now: Instant) {
+        if let Message::Abort(_) = msg {
+            // "ABORT is never replied to" (basic/sessions.md): the peer gave up; close quietly.
+            self.set_state(conn, ConnState::Closed);
+            if let Some(c) = self.out.conns.get_mut(&conn) {
+                c.sink.close();
+            }
+            return;
+        }
         let Message::Hello(hello) = msg else {
             let why = format!("expected HELLO, got {}", msg.name());
             self.protocol_violation(conn, &why, now);

@@ -348,6 +348,28 @@ fn goodbye_then_rejoin_on_the_same_transport() {
 }
 
 #[test]
+fn abort_is_never_answered() {
+    // Before joining (and with the optional Arguments/ArgumentsKw), and after GOODBYE.
+    for msg in [
+        r#"[3,{},"wamp.close.system_shutdown"]"#,
+        r#"[3,{"message":"bye"},"wamp.error.no_such_realm",["why"],{"k":1}]"#,
+    ] {
+        let mut h = Harness::new();
+        let p = h.connect();
+        h.send(&p, msg);
+        p.none();
+        assert!(p.closed(), "{msg}");
+    }
+    let mut h = Harness::new();
+    let (p, _) = h.join();
+    h.send(&p, r#"[6,{},"wamp.close.close_realm"]"#);
+    assert!(matches!(p.recv(), M::Goodbye(_)));
+    h.send(&p, r#"[3,{},"wamp.close.system_shutdown"]"#);
+    p.none();
+    assert!(p.closed());
+}
+
+#[test]
 fn client_abort_ends_session_silently() {
     let mut h = Harness::new();
     let (p, _) = h.join();

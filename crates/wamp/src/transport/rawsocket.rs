@@ -115,6 +115,11 @@ impl ClientHello {
         if b[0] != MAGIC {
             return ClientHelloParse::NotRawSocket;
         }
+        if b[1] & 0x0F == 0 {
+            // Serializer 0 is illegal: "fail the connection" without a reply (the spec's
+            // router example), unlike a merely unsupported serializer.
+            return ClientHelloParse::NotRawSocket;
+        }
         if b[2] != 0 || b[3] != 0 {
             return ClientHelloParse::Reject(HandshakeError::ReservedBits);
         }
@@ -324,6 +329,11 @@ mod tests {
         assert_eq!(
             ClientHello::parse([0x7F, 0xF9, 0, 0]),
             ClientHelloParse::Reject(HandshakeError::SerializerUnsupported)
+        );
+        assert_eq!(
+            ClientHello::parse([0x7F, 0xF0, 0, 0]),
+            ClientHelloParse::NotRawSocket,
+            "serializer 0 is illegal: the connection fails without a reply"
         );
         assert_eq!(
             ClientHello::parse([0x7F, 0xF1, 0, 1]),
