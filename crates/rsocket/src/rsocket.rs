@@ -231,14 +231,12 @@ impl RSocket {
         S: Stream<Item = Payload> + Send + 'static,
     {
         let prefetch = self.inner.prefetch;
-        PayloadStream {
-            inner: self.inner.clone(),
-            state: State::Starting(outbound.boxed()),
-            refill: prefetch.refill,
-            initial: prefetch.initial,
-            local: VecDeque::new(),
-            consumed: 0,
-        }
+        PayloadStream::with(
+            self.inner.clone(),
+            State::Starting(outbound.boxed()),
+            prefetch.refill,
+            prefetch.initial,
+        )
     }
 
     /// Availability in [0, 1] for load balancers: 0 when closed or, with lease, without a
@@ -413,11 +411,7 @@ impl Future for RequestResponse<'_> {
                     }) {
                         // Sent, with our waker in the slot: nothing to poll before the answer.
                         Ok(Ok(id)) => {
-                            this.state = RrState::Waiting(ResponseFuture {
-                                inner: rs.inner.clone(),
-                                id,
-                                done: false,
-                            });
+                            this.state = RrState::Waiting(ResponseFuture::new(rs, id));
                             return Poll::Pending;
                         }
                         Ok(Err(e)) => Err(e),
@@ -441,13 +435,7 @@ impl Future for RequestResponse<'_> {
                 }
             };
             match opened {
-                Ok(id) => {
-                    this.state = RrState::Waiting(ResponseFuture {
-                        inner: rs.inner.clone(),
-                        id,
-                        done: false,
-                    })
-                }
+                Ok(id) => this.state = RrState::Waiting(ResponseFuture::new(rs, id)),
                 Err(e) => {
                     this.state = RrState::Done;
                     return Poll::Ready(Err(e));
@@ -462,6 +450,16 @@ struct ResponseFuture {
     inner: Arc<Inner>,
     id: StreamId,
     done: bool,
+}
+
+impl ResponseFuture {
+    fn new(rs: &RSocket, id: StreamId) -> Self {
+        ResponseFuture {
+            inner: rs.inner.clone(),
+            id,
+            done: false,
+        }
+    }
 }
 
 impl Future for ResponseFuture {
@@ -582,31 +580,33 @@ impl std::fmt::Debug for PayloadStream {
 }
 
 impl PayloadStream {
-    pub(crate) fn active(inner: Arc<Inner>, id: StreamId, refill: u32) -> Self {
+    fn with(inner: Arc<Inner>, state: State, refill: u32, initial: u32) -> Self {
         PayloadStream {
             inner,
-            state: State::Active(id),
-            refill: refill.max(1),
-            initial: 0,
+            state,
+            refill,
+            initial,
             local: VecDeque::new(),
             consumed: 0,
         }
     }
 
+    pub(crate) fn active(inner: Arc<Inner>, id: StreamId, refill: u32) -> Self {
+        PayloadStream::with(inner, State::Active(id), refill.max(1), 0)
+    }
+
     fn waiting(inner: Arc<Inner>, request: Pending, prefetch: Prefetch, wait: Duration) -> Self {
         let deadline = Instant::now() + wait;
-        PayloadStream {
+        PayloadStream::with(
             inner,
-            state: State::Waiting(Box::new(Waiting {
+            State::Waiting(Box::new(Waiting {
                 request,
                 deadline,
                 sleep: Box::pin(tokio::time::sleep_until(deadline.into())),
             })),
-            refill: prefetch.refill.max(1),
-            initial: prefetch.initial,
-            local: VecDeque::new(),
-            consumed: 0,
-        }
+            prefetch.refill.max(1),
+            prefetch.initial,
+        )
     }
 
     /// Waits for a lease (or the deadline), then sends the request.
@@ -671,26 +671,12 @@ impl PayloadStream {
     }
 
     fn failed(inner: Arc<Inner>, e: Error) -> Self {
-        PayloadStream {
-            inner,
-            state: State::Failed(e),
-            refill: 1,
-            initial: 0,
-            local: VecDeque::new(),
-            consumed: 0,
-        }
+        PayloadStream::with(inner, State::Failed(e), 1, 0)
     }
 
     /// A stream that has ended (for a channel whose requester completed at once).
     pub(crate) fn empty(inner: Arc<Inner>) -> Self {
-        PayloadStream {
-            inner,
-            state: State::Done,
-            refill: 1,
-            initial: 0,
-            local: VecDeque::new(),
-            consumed: 0,
-        }
+        PayloadStream::with(inner, State::Done, 1, 0)
     }
 
     fn start(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Payload, Error>>> {
