@@ -20,7 +20,9 @@ pub(crate) trait Requester: Sized {
     async fn connect(p: &Params) -> Result<Self>;
     async fn rr(&self, data: Bytes) -> Result<Bytes>;
     async fn fnf(&self, data: Bytes) -> Result<()>;
-    fn stream(&self, data: Bytes, prefetch: Option<u32>) -> BoxStream<'static, Result<Bytes>>;
+    /// A request-stream whose consumer asks for `request_n` items at first and tops the
+    /// credit up by half of that whenever half was consumed.
+    fn stream(&self, data: Bytes, request_n: u32) -> BoxStream<'static, Result<Bytes>>;
     fn channel(&self, out: BoxStream<'static, Bytes>) -> BoxStream<'static, Result<Bytes>>;
 }
 
@@ -62,15 +64,21 @@ pub(crate) async fn run<R: Requester>(p: &Params) -> Result<ClientOut> {
         }
         Workload::Stream | Workload::StreamRn | Workload::Streams1k => {
             let r = R::connect(p).await?;
-            let prefetch = (p.workload == Workload::StreamRn).then_some(256);
+            // As raw and rsocket-rust: `stream` and `streams1k` ask for everything
+            // (2^31-1), `stream-rn` for 256 refilled at half.
+            let request_n = if p.workload == Workload::StreamRn {
+                256
+            } else {
+                0x7FFF_FFFF
+            };
             let each = p.items_per_stream();
             let start = Instant::now();
             let give_up = p.give_up(start);
             let mut all = if p.workload.streams() == 1 {
-                r.stream(Bytes::from(each.to_string()), prefetch)
+                r.stream(Bytes::from(each.to_string()), request_n)
             } else {
                 let streams = (0..p.workload.streams())
-                    .map(|_| r.stream(Bytes::from(each.to_string()), prefetch));
+                    .map(|_| r.stream(Bytes::from(each.to_string()), request_n));
                 futures::stream::select_all(streams).boxed()
             };
             while let Some(item) = all.next().await {

@@ -76,13 +76,10 @@ impl Requester for Ours {
         Ok(self.0.fire_and_forget(Payload::from(data)).await?)
     }
 
-    fn stream(&self, data: Bytes, prefetch: Option<u32>) -> BoxStream<'static, Result<Bytes>> {
-        let req = Payload::from(data);
-        let s = match prefetch {
-            Some(n) => self.0.request_stream_with(req, Prefetch::new(n)),
-            None => self.0.request_stream(req),
-        };
-        s.map(|r| r.map(|p| p.data).map_err(anyhow::Error::from))
+    fn stream(&self, data: Bytes, request_n: u32) -> BoxStream<'static, Result<Bytes>> {
+        self.0
+            .request_stream_with(Payload::from(data), Prefetch::new(request_n))
+            .map(|r| r.map(|p| p.data).map_err(anyhow::Error::from))
             .boxed()
     }
 

@@ -133,7 +133,7 @@ impl Requester for Theirs {
             .map_err(|e| anyhow!("{e}"))
     }
 
-    fn stream(&self, data: Bytes, _prefetch: Option<u32>) -> BoxStream<'static, Result<Bytes>> {
+    fn stream(&self, data: Bytes, _request_n: u32) -> BoxStream<'static, Result<Bytes>> {
         // rsocket-rust has no request-n API: every stream asks for 2^31-1.
         self.0
             .request_stream(Payload::new(Some(data), None))

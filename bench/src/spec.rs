@@ -67,7 +67,8 @@ pub enum Workload {
     #[value(name = "rr1024")]
     #[serde(rename = "rr1024")]
     Rr1024,
-    /// One request-stream of `items` payloads (default prefetch).
+    /// One request-stream of `items` payloads whose consumer asks for all of them (request-n
+    /// 2^31-1), as raw and rsocket-rust do.
     #[value(name = "stream")]
     #[serde(rename = "stream")]
     Stream,
