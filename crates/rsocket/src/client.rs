@@ -315,6 +315,7 @@ impl ClientBuilder {
         let inner = Arc::new(Inner {
             state: Mutex::new(Shared::new(conn).with_store_bound(store_bound)),
             driver: crate::shared::DriverWaker::default(),
+            io_backlog: Default::default(),
             capacity: Notify::new(),
             prefetch: self.prefetch,
             interceptor: self.interceptor,

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use tokio::time::Sleep;
 use crate::responder::Responder;
 use crate::resume::{DriverIo, Resumption};
 use crate::server::{Acceptor, SetupInfo};
-use crate::shared::{Gate, HIGH_WATER, Inner, OutMode, Outbound, READ_PAUSE, Signal, Slot};
+use crate::shared::{Gate, HIGH_WATER, Inner, OutMode, Outbound, READ_PAUSE, Shared, Signal, Slot};
 use crate::transport::Inbound;
 use crate::{Error, PayloadStream, RSocket};
 
@@ -87,6 +88,17 @@ pub(crate) struct Driver<T: DriverIo> {
     /// Set when routing changed the session (lost or resumed its transport): another pass
     /// must run, to poll the reconnection or the producers that were paused.
     again: bool,
+    /// The task waker last registered with [`crate::shared::DriverWaker`].
+    waker: Option<std::task::Waker>,
+    /// Work that calls user code, collected under the lock and run outside it (kept to reuse
+    /// its allocation).
+    deferred: Vec<Deferred>,
+    /// Request-response answers that were ready at once, sent under the pass's last lock.
+    answers: Vec<(StreamId, Result<crate::Payload, Error>)>,
+    /// The connection's next deadline, as of the last flush.
+    next_timeout: Option<Instant>,
+    /// A requester waits for send capacity: notify once the backlog is below the mark.
+    capacity_wanted: bool,
 }
 
 impl<T: DriverIo> Driver<T> {
@@ -115,6 +127,11 @@ impl<T: DriverIo> Driver<T> {
             closing: false,
             resume: None,
             again: false,
+            waker: None,
+            deferred: Vec::new(),
+            answers: Vec::new(),
+            next_timeout: None,
+            capacity_wanted: false,
         }
     }
 
@@ -128,9 +145,10 @@ impl<T: DriverIo> Driver<T> {
         self.acceptor.is_some() || self.accepting.is_some()
     }
 
-    /// Reads a batch of frames into the connection. Returns true when more may be waiting
-    /// (the batch was full, or reading stopped early for the acceptor).
-    fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    /// Reads a batch of frames into the connection (`s` is the locked state). Returns true
+    /// when more may be waiting (the batch was full, or reading stopped early for the
+    /// acceptor).
+    fn read(&mut self, cx: &mut Context<'_>, now: &mut Option<Instant>, s: &mut Shared) -> bool {
         if self.eof
             || self.closing
             || self.accepting.is_some()
@@ -140,14 +158,13 @@ impl<T: DriverIo> Driver<T> {
             return false;
         }
         let mut n = 0;
-        let mut s = None;
         let mut more = false;
         while n < READ_BATCH {
             match self.io.poll_recv(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Ok(Some(Inbound::Encoded(frame)))) => {
                     log_frame("in", || rsocket_proto::Frame::decode(frame.clone()));
-                    let s = s.get_or_insert_with(|| self.inner.lock());
+                    let now = *now.get_or_insert_with(Instant::now);
                     s.conn.handle_bytes(now, frame);
                     n += 1;
                     if self.acceptor.is_some() {
@@ -158,15 +175,12 @@ impl<T: DriverIo> Driver<T> {
                 Poll::Ready(Ok(None)) => {
                     tracing::debug!("transport closed by peer");
                     self.eof = true;
-                    s.get_or_insert_with(|| self.inner.lock())
-                        .conn
-                        .handle_transport_closed();
+                    s.conn.handle_transport_closed();
                     return false;
                 }
                 Poll::Ready(Err(e)) => {
                     tracing::debug!(error = %e, "transport read failed");
                     self.eof = true;
-                    let s = s.get_or_insert_with(|| self.inner.lock());
                     if e.kind() == std::io::ErrorKind::InvalidData {
                         s.conn
                             .close_with_error(ErrorCode::CONNECTION_ERROR, e.to_string());
@@ -186,11 +200,18 @@ impl<T: DriverIo> Driver<T> {
         more || n == READ_BATCH
     }
 
-    /// Routes the connection's events; returns the work that calls user code.
-    fn route_events(&mut self) -> Vec<Deferred> {
-        let mut deferred = Vec::new();
-        let mut s = self.inner.lock();
-        let s = &mut *s;
+    /// Routes the connection's events, locking for it; the work that calls user code is
+    /// dropped (for the paths that are closing).
+    fn route_events(&mut self) {
+        let inner = self.inner.clone();
+        self.route(&mut inner.lock());
+        self.deferred.clear();
+    }
+
+    /// Routes the connection's events (`s` is the locked state); the work that calls user code
+    /// goes to `self.deferred`.
+    fn route(&mut self, s: &mut Shared) {
+        let deferred = &mut self.deferred;
         let mut notify = false;
         while let Some(ev) = s.conn.poll_event() {
             match ev {
@@ -329,12 +350,16 @@ impl<T: DriverIo> Driver<T> {
         if notify {
             self.inner.capacity.notify_waiters();
         }
-        deferred
     }
 
-    /// Runs deferred work: accepting SETUP and starting handlers.
-    fn run_deferred(&mut self, deferred: Vec<Deferred>) {
-        for d in deferred {
+    /// Runs deferred work: accepting SETUP and starting handlers. Returns true if there was
+    /// any.
+    fn run_deferred(&mut self) -> bool {
+        if self.deferred.is_empty() {
+            return false;
+        }
+        let mut deferred = std::mem::take(&mut self.deferred);
+        for d in deferred.drain(..) {
             match d {
                 Deferred::Setup(setup) => {
                     if !self.register_session(&setup) {
@@ -354,7 +379,7 @@ impl<T: DriverIo> Driver<T> {
                     let mut fut = self.responder.request_response(p);
                     let mut noop = Context::from_waker(futures::task::noop_waker_ref());
                     if let Poll::Ready(answer) = fut.poll_unpin(&mut noop) {
-                        self.answer_now(id, answer);
+                        self.answers.push((id, answer));
                         continue;
                     }
                     let g = Gate::unbounded();
@@ -387,6 +412,10 @@ impl<T: DriverIo> Driver<T> {
                 Deferred::Resume(r) => self.hand_off(r),
             }
         }
+        if self.deferred.is_empty() {
+            self.deferred = deferred; // keep the allocation
+        }
+        true
     }
 
     /// Runs a fire-and-forget or metadata-push handler: polled once here, kept as a task only
@@ -398,15 +427,16 @@ impl<T: DriverIo> Driver<T> {
         }
     }
 
-    /// Sends the answer of a request-response handler that was ready at once.
-    fn answer_now(&mut self, id: StreamId, answer: Result<crate::Payload, Error>) {
-        let mut s = self.inner.lock();
-        let r = match answer {
-            Ok(p) => s.conn.send_next(id, p, true),
-            Err(e) => s.conn.send_error(id, e.stream_code(), e.message()),
-        };
-        if let Err(e) = r {
-            tracing::trace!(stream = %id, error = %e, "dropped output of a finished stream");
+    /// Sends the answers of request-response handlers that were ready at once.
+    fn send_answers(&mut self, s: &mut Shared) {
+        for (id, answer) in self.answers.drain(..) {
+            let r = match answer {
+                Ok(p) => s.conn.send_next(id, p, true),
+                Err(e) => s.conn.send_error(id, e.stream_code(), e.message()),
+            };
+            if let Err(e) = r {
+                tracing::trace!(stream = %id, error = %e, "dropped output of a finished stream");
+            }
         }
     }
 
@@ -432,18 +462,19 @@ impl<T: DriverIo> Driver<T> {
         true
     }
 
+    /// Adopts the producers requesters queued (`s` is the locked state); returns true when
+    /// producers must wait: a resumable session without a transport, or keeping too much for
+    /// retransmission.
+    fn adopt_producers(&mut self, s: &mut Shared) -> bool {
+        for o in s.new_outbound.drain(..) {
+            self.outbound.push(o);
+        }
+        self.resume.is_some() && (s.conn.is_disconnected() || s.store_full())
+    }
+
     /// Takes what the handlers and requester channels produced, within credit. Returns true
     /// when it stopped at the batch limit with producers possibly still ready.
-    fn poll_producers(&mut self, cx: &mut Context<'_>) -> bool {
-        let paused = {
-            let mut s = self.inner.lock();
-            for o in s.new_outbound.drain(..) {
-                self.outbound.push(o);
-            }
-            // A resumable session without a transport, or keeping too much for
-            // retransmission, lets its producers wait.
-            self.resume.is_some() && (s.conn.is_disconnected() || s.store_full())
-        };
+    fn poll_producers(&mut self, cx: &mut Context<'_>, paused: bool) -> bool {
         while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {}
         if self.closing || paused || self.outbound.is_empty() {
             return false;
@@ -490,38 +521,50 @@ impl<T: DriverIo> Driver<T> {
         n >= WRITE_BATCH
     }
 
-    /// Moves queued frames to the transport and flushes. Returns Err when the transport failed.
-    fn flush(&mut self, cx: &mut Context<'_>) -> Result<(), ()> {
+    /// Sends the answers that were ready, routes the events producing caused (running their
+    /// work), moves queued frames to the transport and flushes, all under one lock. Returns
+    /// Err when the transport failed, else whether routing found work.
+    fn flush(&mut self, cx: &mut Context<'_>, inner: &Inner) -> Result<bool, ()> {
+        let before = self.io.backlog();
+        let mut routed = false;
         {
-            let mut s = self.inner.lock();
+            let mut s = inner.lock();
+            self.send_answers(&mut s);
+            self.route(&mut s);
+            if !self.deferred.is_empty() {
+                // Requests refused or streams closed while producing: rare.
+                drop(s);
+                routed = self.run_deferred();
+                s = inner.lock();
+                self.send_answers(&mut s);
+            }
             while let Some(f) = s.conn.poll_transmit() {
                 log_frame("out", || Ok(f.clone()));
                 if let Err(e) = self.io.queue(&f) {
                     tracing::warn!(error = %e, "could not encode a frame");
                 }
             }
+            s.sync_budget();
+            self.capacity_wanted |= std::mem::take(&mut s.capacity_wanted);
+            self.next_timeout = s.conn.poll_timeout();
         }
-        let before = self.io.backlog();
         let result = match self.io.poll_flush(cx) {
             Poll::Ready(Err(e)) => {
                 tracing::debug!(error = %e, "transport write failed");
                 Err(())
             }
-            _ => Ok(()),
+            _ => Ok(routed),
         };
         let after = self.io.backlog();
-        let mut s = self.inner.lock();
-        s.io_backlog = after;
-        s.sync_budget();
+        inner.io_backlog.store(after, Ordering::Relaxed);
         if after >= HIGH_WATER {
             self.stalled_since.get_or_insert_with(Instant::now);
         } else {
             self.stalled_since = None;
-        }
-        let had_capacity = before >= HIGH_WATER || s.conn.pending_transmit_bytes() > 0;
-        drop(s);
-        if had_capacity && after < HIGH_WATER {
-            self.inner.capacity.notify_waiters();
+            if self.capacity_wanted || before >= HIGH_WATER {
+                self.capacity_wanted = false;
+                inner.capacity.notify_waiters();
+            }
         }
         if before >= HIGH_WATER && after < HIGH_WATER {
             // Reading and the producers were paused on this backlog, and nothing else may wake
@@ -531,9 +574,17 @@ impl<T: DriverIo> Driver<T> {
         result
     }
 
-    /// Runs expired timers; returns true if something happened.
-    fn poll_timer(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        if self.stalled_since.is_some_and(|t| now >= t + WRITE_TIMEOUT) {
+    /// Runs expired timers; returns true if something happened. The clock is read only when a
+    /// deadline of the driver's own is set (`now` caches it); the connection's deadlines are
+    /// left to the armed timer.
+    fn poll_timer(&mut self, cx: &mut Context<'_>, now: &mut Option<Instant>) -> bool {
+        if self.stalled_since.is_some() || self.partial_since.is_some() {
+            now.get_or_insert_with(Instant::now);
+        }
+        if self
+            .stalled_since
+            .is_some_and(|t| now.is_some_and(|now| now >= t + WRITE_TIMEOUT))
+        {
             tracing::debug!("peer is not reading; closing");
             let mut s = self.inner.lock();
             if self.resume.is_some() && s.conn.resume_token().is_some() {
@@ -547,9 +598,8 @@ impl<T: DriverIo> Driver<T> {
             self.eof = true;
             return true;
         }
-        if let Some(t) = self
-            .partial_since
-            .filter(|t| now >= *t + self.frame_timeout)
+        if let (Some(t), Some(now)) = (self.partial_since, *now)
+            && now >= t + self.frame_timeout
         {
             let msg = format!("frame not completed within {:?}", now - t);
             self.inner
@@ -559,12 +609,8 @@ impl<T: DriverIo> Driver<T> {
             self.eof = true;
             return true;
         }
-        let next = {
-            let s = self.inner.lock();
-            s.conn.poll_timeout()
-        };
         let next = [
-            next,
+            self.next_timeout,
             self.stalled_since.map(|t| t + WRITE_TIMEOUT),
             self.partial_since.map(|t| t + self.frame_timeout),
         ]
@@ -574,7 +620,7 @@ impl<T: DriverIo> Driver<T> {
         let Some(at) = next else {
             return false;
         };
-        if now >= at {
+        if let Some(now) = now.filter(|now| *now >= at) {
             self.inner.lock().conn.handle_timeout(now);
             return true;
         }
@@ -604,34 +650,44 @@ impl<T: DriverIo> Future for Driver<T> {
     /// pass.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        this.inner.driver.register(cx.waker());
-        // One clock read per poll: a pass takes microseconds, far below any timer's precision.
-        let now = Instant::now();
+        let inner = this.inner.clone();
+        inner.driver.register(cx.waker(), &mut this.waker);
+        // At most one clock read per poll, and only when frames arrive or a deadline of the
+        // driver's own is set: a pass takes microseconds, far below any timer's precision.
+        let mut now = None;
         for _ in 0..16 {
             let mut progress = this.resume.is_some() && this.poll_resume(cx);
             progress |= this.poll_accept(cx);
-            progress |= this.read(cx, now);
-            let deferred = this.route_events();
-            this.run_deferred(deferred);
+            // One lock to read, route and adopt new producers; one (in flush) to send what
+            // the pass produced.
+            let paused = {
+                let mut s = inner.lock();
+                progress |= this.read(cx, &mut now, &mut s);
+                this.route(&mut s);
+                this.adopt_producers(&mut s)
+            };
+            this.run_deferred();
             if !this.awaiting_acceptance() {
-                progress |= this.poll_producers(cx);
+                progress |= this.poll_producers(cx, paused);
             }
-            progress |= !this.route_events_quiet();
             progress |= std::mem::take(&mut this.again);
-            if this.flush(cx).is_err() {
-                let mut s = this.inner.lock();
-                if !s.conn.is_closed() {
-                    s.conn.handle_transport_closed();
+            match this.flush(cx, &inner) {
+                Ok(routed) => progress |= routed | std::mem::take(&mut this.again),
+                Err(()) => {
+                    let mut s = inner.lock();
+                    if !s.conn.is_closed() {
+                        s.conn.handle_transport_closed();
+                    }
+                    drop(s);
+                    this.route_events();
+                    if this.closing || this.resume.is_none() {
+                        return Poll::Ready(());
+                    }
+                    continue; // the session waits for a new transport
                 }
-                drop(s);
-                this.route_events();
-                if this.closing || this.resume.is_none() {
-                    return Poll::Ready(());
-                }
-                continue; // the session waits for a new transport
             }
             if this.closing {
-                let _ = this.route_events();
+                this.route_events();
                 if this.io.backlog() == 0 || this.eof {
                     return match this.io.poll_close(cx) {
                         Poll::Pending if !this.eof => Poll::Pending,
@@ -640,13 +696,13 @@ impl<T: DriverIo> Future for Driver<T> {
                 }
                 return Poll::Pending;
             }
-            if !progress && !this.poll_timer(cx, now) {
+            if !progress && !this.poll_timer(cx, &mut now) {
                 return Poll::Pending;
             }
         }
         // Still busy: timers get their turn (a flood must not starve keepalives), then yield
         // to other tasks and come back.
-        this.poll_timer(cx, Instant::now());
+        this.poll_timer(cx, &mut Some(Instant::now()));
         cx.waker().wake_by_ref();
         Poll::Pending
     }
@@ -667,16 +723,5 @@ impl<T: DriverIo> Drop for Driver<T> {
         }
         drop(s);
         self.inner.capacity.notify_waiters();
-    }
-}
-
-impl<T: DriverIo> Driver<T> {
-    /// Routes events produced while polling producers (requests refused, closes); true when
-    /// there were none.
-    fn route_events_quiet(&mut self) -> bool {
-        let deferred = self.route_events();
-        let none = deferred.is_empty();
-        self.run_deferred(deferred);
-        none
     }
 }

@@ -67,7 +67,8 @@ impl RSocket {
             if let Some(e) = &s.closed {
                 return Err(e.clone());
             }
-            if s.has_capacity() && self.lease_deadline(&s, &mut lease_deadline).is_none() {
+            if self.inner.has_capacity(&s) && self.lease_deadline(&s, &mut lease_deadline).is_none()
+            {
                 let r = open(&mut s);
                 drop(s);
                 self.inner.driver.wake();
@@ -83,7 +84,7 @@ impl RSocket {
                 if let Some(e) = &s.closed {
                     return Err(e.clone());
                 }
-                if s.has_capacity() {
+                if self.inner.has_capacity(&s) {
                     match self.lease_deadline(&s, &mut lease_deadline) {
                         // Wait for a LEASE (it notifies), up to the deadline.
                         Some(deadline) => Some(deadline),
@@ -99,6 +100,10 @@ impl RSocket {
                     // (on KEEPALIVE, which does not always notify): look again soon.
                     Some(Instant::now() + STORE_RECHECK)
                 } else {
+                    // The driver notifies once its backlog is below the mark.
+                    s.capacity_wanted = true;
+                    drop(s);
+                    self.inner.driver.wake();
                     None
                 }
             };
@@ -152,7 +157,7 @@ impl RSocket {
             return Ok(Err(e.clone()));
         }
         let waits_for_lease = leased && self.inner.lease_wait.is_some() && s.lacks_lease();
-        if !s.has_capacity() || waits_for_lease {
+        if !self.inner.has_capacity(&s) || waits_for_lease {
             return Err(payload);
         }
         let r = open(&mut s, payload);

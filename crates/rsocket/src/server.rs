@@ -356,6 +356,7 @@ impl Server {
                     .with_budget(self.inner.store_budget.clone()),
             ),
             driver: crate::shared::DriverWaker::default(),
+            io_backlog: Default::default(),
             capacity: Notify::new(),
             prefetch: self.inner.prefetch,
             interceptor: self.inner.interceptor.clone(),

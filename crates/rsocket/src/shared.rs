@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -32,6 +32,8 @@ pub(crate) const READ_PAUSE: usize = 16 << 20;
 pub(crate) struct Inner {
     pub(crate) state: Mutex<Shared>,
     pub(crate) driver: DriverWaker,
+    /// Bytes the transport still has to write (stored by the driver after each flush).
+    pub(crate) io_backlog: AtomicUsize,
     /// Signalled when send capacity frees up, a lease arrives, or the connection closes.
     pub(crate) capacity: Notify,
     pub(crate) prefetch: Prefetch,
@@ -48,13 +50,22 @@ impl Inner {
         // our purposes (no invariant spans user code), so keep going.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// True when a producer may queue more data (`s` is the locked state).
+    pub(crate) fn has_capacity(&self, s: &Shared) -> bool {
+        self.io_backlog.load(Ordering::Relaxed) + s.conn.pending_transmit_bytes() < HIGH_WATER
+            && !s.store_full()
+    }
 }
 
 /// Wakes the connection's driver task, at most once per poll of it: handles that find a
 /// wake-up already pending skip the waker (the driver sees their work in that poll).
+///
+/// The waker is kept (woken by reference), so the driver only registers again when its task's
+/// waker changes, which costs a comparison per poll instead of two atomic exchanges.
 #[derive(Default)]
 pub(crate) struct DriverWaker {
-    waker: AtomicWaker,
+    waker: Mutex<Option<Waker>>,
     pending: AtomicBool,
 }
 
@@ -62,14 +73,24 @@ impl DriverWaker {
     /// Asks the driver to run.
     pub(crate) fn wake(&self) {
         if !self.pending.load(Ordering::Acquire) && !self.pending.swap(true, Ordering::AcqRel) {
-            self.waker.wake();
+            let w = self.waker.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(w) = &*w {
+                w.wake_by_ref();
+            }
         }
     }
 
     /// Called by the driver at the start of each poll, before it looks at any shared state.
-    pub(crate) fn register(&self, waker: &Waker) {
-        self.waker.register(waker);
-        self.pending.store(false, Ordering::SeqCst);
+    /// `known` is the waker the driver registered last (updated here).
+    pub(crate) fn register(&self, waker: &Waker, known: &mut Option<Waker>) {
+        if !known.as_ref().is_some_and(|k| k.will_wake(waker)) {
+            *self.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(waker.clone());
+            *known = Some(waker.clone());
+        }
+        // Cleared before the driver reads any state: work queued after this wakes it again.
+        if self.pending.load(Ordering::Relaxed) {
+            self.pending.store(false, Ordering::SeqCst);
+        }
     }
 }
 
@@ -109,8 +130,9 @@ pub(crate) struct Shared {
     pub(crate) gates: StreamMap<Arc<Gate>>,
     /// Requester-channel producers waiting to be adopted by the driver.
     pub(crate) new_outbound: Vec<Outbound>,
-    /// Bytes the transport still has to write (updated by the driver).
-    pub(crate) io_backlog: usize,
+    /// A requester waits for send capacity (the driver notifies [`Inner::capacity`] once
+    /// there is room, and clears this).
+    pub(crate) capacity_wanted: bool,
     /// Set once the connection is over.
     pub(crate) closed: Option<Error>,
     /// Set once the driver has flushed and closed the transport (or was dropped).
@@ -131,7 +153,7 @@ impl Shared {
             slots: stream_map(),
             gates: stream_map(),
             new_outbound: Vec::new(),
-            io_backlog: 0,
+            capacity_wanted: false,
             closed: None,
             driver_done: false,
             store_limit: usize::MAX,
@@ -197,11 +219,6 @@ impl Shared {
         let kept = self.conn.resume_store_bytes();
         (self.store_limit != usize::MAX && kept >= self.store_limit)
             || (kept > 0 && self.budget.as_ref().is_some_and(|(b, _)| b.exhausted()))
-    }
-
-    /// True when a producer may queue more data.
-    pub(crate) fn has_capacity(&self) -> bool {
-        self.io_backlog + self.conn.pending_transmit_bytes() < HIGH_WATER && !self.store_full()
     }
 }
 
