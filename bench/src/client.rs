@@ -35,10 +35,10 @@ pub(crate) async fn run<R: Requester>(p: &Params) -> Result<ClientOut> {
             let r = R::connect(p).await?;
             let n = p.workload.in_flight().unwrap_or(1);
             let start = Instant::now();
-            let mut lat = Latency::new();
-            out.msgs = rr_loop(&r, &data, n, p.deadline(start), &mut lat).await?;
+            let lat = Mutex::new(Latency::new());
+            out.msgs = rr_loop(&r, &data, n, p.deadline(start), &lat).await?;
             out.secs = start.elapsed().as_secs_f64();
-            (out.p50_us, out.p99_us) = lat.percentiles();
+            (out.p50_us, out.p99_us) = lock(&lat).percentiles();
         }
         Workload::Conns100 => {
             let mut conns = Vec::new();
@@ -47,20 +47,15 @@ pub(crate) async fn run<R: Requester>(p: &Params) -> Result<ClientOut> {
             }
             let start = Instant::now();
             let deadline = p.deadline(start);
-            let runs = conns.iter().map(|r| async {
-                let mut lat = Latency::new();
-                let n = rr_loop(r, &data, 1, deadline, &mut lat).await?;
-                Ok::<_, anyhow::Error>((n, lat))
-            });
+            // One histogram for all connections (one each would weigh on the peak RSS).
+            let lat = Mutex::new(Latency::new());
+            let runs = conns.iter().map(|r| rr_loop(r, &data, 1, deadline, &lat));
             let results = futures::future::join_all(runs).await;
             out.secs = start.elapsed().as_secs_f64();
-            let mut lat = Latency::new();
-            for r in results {
-                let (n, l) = r?;
-                out.msgs += n;
-                lat.merge(&l);
+            for n in results {
+                out.msgs += n?;
             }
-            (out.p50_us, out.p99_us) = lat.percentiles();
+            (out.p50_us, out.p99_us) = lock(&lat).percentiles();
         }
         Workload::Stream | Workload::StreamRn | Workload::Streams1k => {
             let r = R::connect(p).await?;
@@ -167,9 +162,8 @@ async fn rr_loop<R: Requester>(
     data: &Bytes,
     n: usize,
     deadline: Instant,
-    lat: &mut Latency,
+    lat: &Mutex<Latency>,
 ) -> Result<u64> {
-    let shared = Mutex::new(std::mem::replace(lat, Latency::new()));
     let done = AtomicU64::new(0);
     let one_loop = || async {
         // One clock read per answer, as raw: the next request goes out right after it.
@@ -177,10 +171,7 @@ async fn rr_loop<R: Requester>(
         loop {
             let answer = r.rr(data.clone()).await?;
             let now = Instant::now();
-            shared
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .record(now - t);
+            lock(lat).record(now - t);
             check_len(&answer, data.len())?;
             done.fetch_add(1, Ordering::Relaxed);
             if now >= deadline {
@@ -190,8 +181,11 @@ async fn rr_loop<R: Requester>(
         }
     };
     futures::future::try_join_all((0..n).map(|_| one_loop())).await?;
-    *lat = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(done.into_inner())
+}
+
+fn lock(lat: &Mutex<Latency>) -> std::sync::MutexGuard<'_, Latency> {
+    lat.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn check_len(answer: &Bytes, want: usize) -> Result<()> {

@@ -11,9 +11,13 @@ use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 
 use super::{FrameIo, Inbound};
 
-/// Read chunk size: the receive buffer grows by at most this much per read, whatever length
-/// a frame announces, so a lying prefix costs nothing up front.
+/// Largest read chunk: the receive buffer grows by at most this much per read, whatever
+/// length a frame announces, so a lying prefix costs nothing up front.
 const READ_CHUNK: usize = 64 * 1024;
+/// First read chunk. A connection's buffers start empty and grow with its traffic: a read
+/// that fills the whole chunk doubles the next one, up to [`READ_CHUNK`], so an idle
+/// connection costs a few KiB and a busy one reads 64 KiB per system call.
+const FIRST_CHUNK: usize = 4 * 1024;
 
 /// A byte-stream transport (TCP, Unix socket, TLS, in-memory pipe) carrying length-prefixed
 /// frames.
@@ -23,6 +27,8 @@ pub struct LengthPrefixed<T> {
     codec: LengthCodec,
     rbuf: BytesMut,
     wbuf: BytesMut,
+    /// Current read chunk (between [`FIRST_CHUNK`] and [`READ_CHUNK`]).
+    chunk: usize,
     eof: bool,
 }
 
@@ -32,8 +38,9 @@ impl<T> LengthPrefixed<T> {
         LengthPrefixed {
             io,
             codec: LengthCodec::new(max_frame_len),
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
-            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
+            chunk: FIRST_CHUNK,
             eof: false,
         }
     }
@@ -64,8 +71,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
             }
             let want = self.codec.missing(&self.rbuf).clamp(1, READ_CHUNK);
             if self.rbuf.capacity() - self.rbuf.len() < want {
-                self.rbuf.reserve(want.max(4096));
+                let need = want.max(self.chunk);
+                // Reuse the buffer when no frame read from it is still alive; otherwise start
+                // a new one of the current chunk size (`reserve` would double the old one's
+                // capacity every time, growing without need while payloads are held).
+                if !self.rbuf.try_reclaim(need) {
+                    let mut fresh = BytesMut::with_capacity(self.rbuf.len() + need);
+                    fresh.extend_from_slice(&self.rbuf);
+                    self.rbuf = fresh;
+                }
             }
+            let room = self.rbuf.capacity() - self.rbuf.len();
             let n = ready!(tokio_util::io::poll_read_buf(
                 Pin::new(&mut self.io),
                 cx,
@@ -73,6 +89,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
             ))?;
             if n == 0 {
                 self.eof = true;
+            } else if n == room && room >= self.chunk && self.chunk < READ_CHUNK {
+                self.chunk *= 2; // the peer sends faster than we read: bigger reads
             }
         }
     }
