@@ -75,6 +75,9 @@ pub(crate) struct Driver<T: DriverIo> {
     tasks: FuturesUnordered<BoxFuture<'static, ()>>,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
+    /// The timer was polled (and is pending) with the driver's current waker since it was last
+    /// reset: polling it again is needed only once it has elapsed.
+    timer_armed: bool,
     stalled_since: Option<Instant>,
     partial_since: Option<Instant>,
     frame_timeout: Duration,
@@ -119,6 +122,7 @@ impl<T: DriverIo> Driver<T> {
             tasks: FuturesUnordered::new(),
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             timer_at: None,
+            timer_armed: false,
             stalled_since: None,
             partial_since: None,
             frame_timeout,
@@ -630,8 +634,14 @@ impl<T: DriverIo> Driver<T> {
         if self.timer_at.is_none_or(|t| at < t) {
             self.timer_at = Some(at);
             self.timer.as_mut().reset(at.into());
+            self.timer_armed = false;
         }
+        if self.timer_armed && !self.timer.is_elapsed() {
+            return false; // its waker is registered: it wakes us when due
+        }
+        self.timer_armed = true;
         if self.timer.as_mut().poll(cx).is_ready() {
+            self.timer_armed = false;
             self.timer_at = None;
             self.inner.lock().conn.handle_timeout(Instant::now());
             return true;
@@ -651,7 +661,9 @@ impl<T: DriverIo> Future for Driver<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let inner = this.inner.clone();
-        inner.driver.register(cx.waker(), &mut this.waker);
+        if inner.driver.register(cx.waker(), &mut this.waker) {
+            this.timer_armed = false; // the timer holds the old waker
+        }
         // At most one clock read per poll, and only when frames arrive or a deadline of the
         // driver's own is set: a pass takes microseconds, far below any timer's precision.
         let mut now = None;

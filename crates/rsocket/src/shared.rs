@@ -81,9 +81,11 @@ impl DriverWaker {
     }
 
     /// Called by the driver at the start of each poll, before it looks at any shared state.
-    /// `known` is the waker the driver registered last (updated here).
-    pub(crate) fn register(&self, waker: &Waker, known: &mut Option<Waker>) {
-        if !known.as_ref().is_some_and(|k| k.will_wake(waker)) {
+    /// `known` is the waker the driver registered last (updated here). Returns true when the
+    /// waker changed.
+    pub(crate) fn register(&self, waker: &Waker, known: &mut Option<Waker>) -> bool {
+        let changed = !known.as_ref().is_some_and(|k| k.will_wake(waker));
+        if changed {
             *self.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(waker.clone());
             *known = Some(waker.clone());
         }
@@ -91,6 +93,7 @@ impl DriverWaker {
         if self.pending.load(Ordering::Relaxed) {
             self.pending.store(false, Ordering::SeqCst);
         }
+        changed
     }
 }
 
