@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -389,9 +390,12 @@ impl Server {
                 return;
             };
             tokio::pin!(driver);
+            let signal = ShutdownSignal::new(shutdown);
+            tokio::pin!(signal);
             tokio::select! {
+                biased;
                 () = &mut driver => return,
-                () = shutdown.cancelled() => {}
+                () = signal => {}
             }
             RSocket::new(inner).close();
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, driver).await;
@@ -565,4 +569,71 @@ async fn accept_tcp(listener: &TcpListener) -> io::Result<(tokio::net::TcpStream
 async fn accept_error(e: io::Error) {
     tracing::warn!(error = %e, "accept failed");
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Waits for the server's shutdown without touching the server-wide token on every wake-up of
+/// a connection's task: the token's notification is polled at first and again only once it
+/// has fired (`CancellationToken`'s own future locks two mutexes shared by every connection
+/// each time the task wakes).
+struct ShutdownSignal {
+    wait: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+    flag: Arc<FiredFlag>,
+    started: bool,
+    /// The task waker last handed to `flag`.
+    known: Option<std::task::Waker>,
+}
+
+/// Set by the token's notification, which then wakes the connection's task.
+#[derive(Default)]
+struct FiredFlag {
+    fired: std::sync::atomic::AtomicBool,
+    task: std::sync::Mutex<Option<std::task::Waker>>,
+}
+
+impl std::task::Wake for FiredFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(w) = &*self.task.lock().unwrap_or_else(|p| p.into_inner()) {
+            w.wake_by_ref();
+        }
+    }
+}
+
+impl ShutdownSignal {
+    fn new(token: CancellationToken) -> Self {
+        ShutdownSignal {
+            wait: Box::pin(token.cancelled_owned()),
+            flag: Arc::default(),
+            started: false,
+            known: None,
+        }
+    }
+}
+
+impl Future for ShutdownSignal {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let this = &mut *self;
+        if !this.known.as_ref().is_some_and(|k| k.will_wake(cx.waker())) {
+            *this.flag.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+            this.known = Some(cx.waker().clone());
+        }
+        let fired = this
+            .flag
+            .fired
+            .swap(false, std::sync::atomic::Ordering::AcqRel);
+        if this.started && !fired {
+            return std::task::Poll::Pending;
+        }
+        this.started = true;
+        let waker = std::task::Waker::from(this.flag.clone());
+        this.wait
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker))
+    }
 }
