@@ -316,6 +316,7 @@ impl ClientBuilder {
             state: Mutex::new(Shared::new(conn).with_store_bound(store_bound)),
             driver: crate::shared::DriverWaker::default(),
             io_backlog: Default::default(),
+            io_busy: Default::default(),
             capacity: Notify::new(),
             prefetch: self.prefetch,
             interceptor: self.interceptor,

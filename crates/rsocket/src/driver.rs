@@ -40,7 +40,7 @@ pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Logs a frame at TRACE under the target `rsocket::frames` (what `rsocket serve --debug`
 /// shows). The frame is only built when that target is enabled.
-fn log_frame(
+pub(crate) fn log_frame(
     dir: &str,
     frame: impl FnOnce() -> Result<rsocket_proto::Frame, rsocket_proto::frame::DecodeError>,
 ) {
@@ -111,7 +111,11 @@ impl<T: DriverIo> Driver<T> {
         responder: Arc<dyn Responder>,
         acceptor: Option<Arc<dyn Acceptor>>,
     ) -> Self {
-        let frame_timeout = inner.lock().conn.config().limits.frame_read_timeout;
+        let frame_timeout = {
+            let mut s = inner.lock();
+            s.direct = io.direct_writer();
+            s.conn.config().limits.frame_read_timeout
+        };
         Driver {
             io,
             inner,
@@ -326,6 +330,7 @@ impl<T: DriverIo> Driver<T> {
                 }
                 Event::Closed(reason) => {
                     tracing::debug!(%reason, "connection closed");
+                    s.direct = None;
                     let err = match (&reason, self.transport_error.take()) {
                         (rsocket_proto::CloseReason::TransportClosed, Some(why)) => {
                             Error::transport(why)
@@ -535,6 +540,13 @@ impl<T: DriverIo> Driver<T> {
             let mut s = inner.lock();
             self.send_answers(&mut s);
             self.route(&mut s);
+            if !s.direct_rest.is_empty() {
+                // What a requester's direct write left goes first.
+                let rest = std::mem::take(&mut s.direct_rest);
+                if let Err(e) = self.io.queue_encoded(&rest) {
+                    tracing::warn!(error = %e, "could not queue a direct write's remainder");
+                }
+            }
             if !self.deferred.is_empty() {
                 // Requests refused or streams closed while producing: rare.
                 drop(s);
@@ -549,6 +561,9 @@ impl<T: DriverIo> Driver<T> {
                 }
             }
             s.sync_budget();
+            if self.io.backlog() > 0 {
+                inner.io_busy.store(true, Ordering::Release);
+            }
             self.capacity_wanted |= std::mem::take(&mut s.capacity_wanted);
             self.next_timeout = s.conn.poll_timeout();
         }
@@ -561,6 +576,9 @@ impl<T: DriverIo> Driver<T> {
         };
         let after = self.io.backlog();
         inner.io_backlog.store(after, Ordering::Relaxed);
+        if after == 0 && result.is_ok() {
+            inner.io_busy.store(false, Ordering::Release);
+        }
         if after >= HIGH_WATER {
             self.stalled_since.get_or_insert_with(Instant::now);
         } else {

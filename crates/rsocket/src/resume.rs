@@ -135,6 +135,13 @@ pub(crate) trait DriverIo: Send + Unpin + 'static {
     fn has_partial_frame(&self) -> bool;
     /// Takes the transport away (the session lives on without one).
     fn detach(&mut self) -> Option<Box<dyn FrameIo>>;
+    /// See [`FrameIo::direct_writer`]; none for a resumable session (its frames must keep
+    /// their places in the resume store's order, which only its task keeps).
+    fn direct_writer(&self) -> Option<crate::transport::DirectWriter> {
+        None
+    }
+    /// See [`FrameIo::queue_encoded`].
+    fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Puts a new transport in place.
     fn attach(&mut self, io: Box<dyn FrameIo>);
 }
@@ -168,6 +175,12 @@ impl<T: FrameIo> DriverIo for T {
         None
     }
     fn attach(&mut self, _io: Box<dyn FrameIo>) {}
+    fn direct_writer(&self) -> Option<crate::transport::DirectWriter> {
+        FrameIo::direct_writer(self)
+    }
+    fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        FrameIo::queue_encoded(self, bytes)
+    }
 }
 
 /// The transport of a resumable connection: present, or absent while the session waits for
@@ -218,6 +231,12 @@ impl DriverIo for Detachable {
     }
     fn detach(&mut self) -> Option<Box<dyn FrameIo>> {
         self.0.take()
+    }
+    fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.0 {
+            Some(io) => FrameIo::queue_encoded(io.as_mut(), bytes),
+            None => Ok(()),
+        }
     }
     fn attach(&mut self, io: Box<dyn FrameIo>) {
         self.0 = Some(io);

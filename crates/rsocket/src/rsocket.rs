@@ -145,10 +145,13 @@ impl RSocket {
     }
 
     /// Opens a request at once when there is room to send and no lease to wait for;
-    /// otherwise gives the payload back (`Err`) for [`RSocket::open`] to wait with.
+    /// otherwise gives the payload back (`Err`) for [`RSocket::open`] to wait with. With
+    /// `direct`, a request that is the only one waiting for an answer is written to the
+    /// transport here when it can be ([`Inner::write_direct`]).
     fn try_open<T>(
         &self,
         leased: bool,
+        direct: bool,
         payload: Payload,
         open: impl FnOnce(&mut Shared, Payload) -> Result<T, CommandError>,
     ) -> Result<Result<T, Error>, Payload> {
@@ -161,6 +164,12 @@ impl RSocket {
             return Err(payload);
         }
         let r = open(&mut s, payload);
+        if direct && r.is_ok() {
+            let alone = s.slots.len() == 1;
+            if self.inner.write_direct(&mut s, alone) {
+                return Ok(r.map_err(Error::from));
+            }
+        }
         drop(s);
         self.inner.driver.wake();
         Ok(r.map_err(Error::from))
@@ -363,7 +372,7 @@ impl Future for FireAndForget<'_> {
         if let Err(e) = rs.intercept(Interaction::FireAndForget, &mut payload) {
             return Poll::Ready(Err(e));
         }
-        match rs.try_open(true, payload, open_fire_and_forget) {
+        match rs.try_open(true, false, payload, open_fire_and_forget) {
             Ok(r) => Poll::Ready(r),
             Err(payload) => {
                 let mut payload = Some(payload);
@@ -411,7 +420,7 @@ impl Future for RequestResponse<'_> {
                         return Poll::Ready(Err(e));
                     }
                     let waker = cx.waker();
-                    match rs.try_open(true, payload, |s, p| {
+                    match rs.try_open(true, true, payload, |s, p| {
                         open_request_response(s, p, Some(waker))
                     }) {
                         // Sent, with our waker in the slot: nothing to poll before the answer.

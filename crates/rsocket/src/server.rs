@@ -358,6 +358,7 @@ impl Server {
             ),
             driver: crate::shared::DriverWaker::default(),
             io_backlog: Default::default(),
+            io_busy: Default::default(),
             capacity: Notify::new(),
             prefetch: self.inner.prefetch,
             interceptor: self.inner.interceptor.clone(),
@@ -408,7 +409,7 @@ impl Server {
         let max = self.inner.config.limits.max_frame_size;
         self.accept_loop(
             || accept_tcp(&listener),
-            move |tcp| async move { Ok(LengthPrefixed::new(tcp, max)) },
+            move |tcp| async move { Ok(LengthPrefixed::tcp(tcp, max)) },
         )
         .await
     }

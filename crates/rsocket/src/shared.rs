@@ -34,6 +34,9 @@ pub(crate) struct Inner {
     pub(crate) driver: DriverWaker,
     /// Bytes the transport still has to write (stored by the driver after each flush).
     pub(crate) io_backlog: AtomicUsize,
+    /// Set (under the lock) while the driver has bytes of its own to write or is writing, and
+    /// while a direct write's remainder waits for it: no direct write may overtake them.
+    pub(crate) io_busy: AtomicBool,
     /// Signalled when send capacity frees up, a lease arrives, or the connection closes.
     pub(crate) capacity: Notify,
     pub(crate) prefetch: Prefetch,
@@ -49,6 +52,39 @@ impl Inner {
         // A poisoned lock means a panic while holding it; the state is still consistent for
         // our purposes (no invariant spans user code), so keep going.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes every queued frame straight to the transport when that keeps the order and
+    /// saves the driver a wake-up: the transport gives a direct writer, the driver has nothing
+    /// of its own waiting, and `alone` (the caller's request is the only one waiting for an
+    /// answer, so there is no batch to wait for). Returns true when all of it was written;
+    /// otherwise the driver must be woken (what the socket did not take waits in
+    /// [`Shared::direct_rest`] for it).
+    pub(crate) fn write_direct(&self, s: &mut Shared, alone: bool) -> bool {
+        if !alone || self.io_busy.load(Ordering::Acquire) {
+            return false;
+        }
+        let Some(w) = &s.direct else {
+            return false;
+        };
+        let w = w.clone();
+        let mut buf = std::mem::take(&mut s.direct_rest);
+        while let Some(f) = s.conn.poll_transmit() {
+            crate::driver::log_frame("out", || Ok(f.clone()));
+            if let Err(e) = f.encode_length_prefixed(&mut buf) {
+                tracing::warn!(error = %e, "could not encode a frame");
+            }
+        }
+        let n = w.try_write(&buf).unwrap_or(0);
+        if n == buf.len() {
+            buf.clear();
+            s.direct_rest = buf; // keep the allocation
+            return true;
+        }
+        bytes::Buf::advance(&mut buf, n);
+        s.direct_rest = buf;
+        self.io_busy.store(true, Ordering::Release);
+        false
     }
 
     /// True when a producer may queue more data (`s` is the locked state).
@@ -136,6 +172,11 @@ pub(crate) struct Shared {
     /// A requester waits for send capacity (the driver notifies [`Inner::capacity`] once
     /// there is room, and clears this).
     pub(crate) capacity_wanted: bool,
+    /// The transport's direct writer, if it has one and the session is not resumable.
+    pub(crate) direct: Option<crate::transport::DirectWriter>,
+    /// Encoded frames a direct write could not write (the driver writes them first), and the
+    /// buffer direct writes encode into.
+    pub(crate) direct_rest: bytes::BytesMut,
     /// Set once the connection is over.
     pub(crate) closed: Option<Error>,
     /// Set once the driver has flushed and closed the transport (or was dropped).
@@ -157,6 +198,8 @@ impl Shared {
             gates: stream_map(),
             new_outbound: Vec::new(),
             capacity_wanted: false,
+            direct: None,
+            direct_rest: bytes::BytesMut::new(),
             closed: None,
             driver_done: false,
             store_limit: usize::MAX,

@@ -356,3 +356,46 @@ async fn client_responder_can_call_the_server_back() {
     })
     .await;
 }
+
+/// A lone request-response is written by the requester itself (TCP); one larger than the
+/// socket takes at once leaves the rest to the connection's task. Frames queued meanwhile
+/// must follow it, and lone round trips afterwards go direct again.
+#[tokio::test]
+async fn direct_writes_keep_frame_order() {
+    deadline(async {
+        let seen = Arc::new(Seen::default());
+        let addr = tcp_server(server(seen.clone())).await;
+        let rs = Client::builder().connect(&addr).await.unwrap();
+        rs.request_response(Payload::from("warm")).await.unwrap();
+        let big: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+        let small = (0..50).map(|i| {
+            let rs = rs.clone();
+            async move {
+                let r = rs.request_response(Payload::from(format!("{i}"))).await;
+                assert_eq!(r.unwrap().data_utf8().unwrap(), i.to_string());
+            }
+        });
+        let fnfs = (0..100).map(|_| {
+            let rs = rs.clone();
+            async move { rs.fire_and_forget(Payload::from("f")).await.unwrap() }
+        });
+        let (r, _, _) = futures::join!(
+            rs.request_response(Payload::new(big.clone())),
+            futures::future::join_all(small),
+            futures::future::join_all(fnfs),
+        );
+        assert_eq!(r.unwrap().data.as_ref(), &big[..]);
+        for i in 0..200 {
+            let r = rs.request_response(Payload::from(format!("{i}"))).await;
+            assert_eq!(r.unwrap().data_utf8().unwrap(), i.to_string());
+        }
+        for _ in 0..200 {
+            if seen.fnf.load(Ordering::SeqCst) == 100 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(seen.fnf.load(Ordering::SeqCst), 100);
+    })
+    .await;
+}

@@ -2,12 +2,15 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BytesMut};
 use rsocket_proto::Frame;
 use rsocket_proto::codec::LengthCodec;
-use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::{FrameIo, Inbound};
 
@@ -30,6 +33,8 @@ pub struct LengthPrefixed<T> {
     /// Current read chunk (between [`FIRST_CHUNK`] and [`READ_CHUNK`]).
     chunk: usize,
     eof: bool,
+    /// TCP: the handle requesters may write through.
+    direct: Option<super::DirectWriter>,
 }
 
 impl<T> LengthPrefixed<T> {
@@ -42,12 +47,26 @@ impl<T> LengthPrefixed<T> {
             wbuf: BytesMut::new(),
             chunk: FIRST_CHUNK,
             eof: false,
+            direct: None,
         }
     }
 
     /// The wrapped stream.
     pub fn get_ref(&self) -> &T {
         &self.io
+    }
+}
+
+impl LengthPrefixed<SharedTcp> {
+    /// A TCP connection that requesters may also write directly
+    /// ([`FrameIo::direct_writer`]).
+    pub(crate) fn tcp(stream: TcpStream, max_frame_len: usize) -> Self {
+        let (read, write) = stream.into_split();
+        let write = Arc::new(write);
+        let direct = super::DirectWriter(Arc::downgrade(&write));
+        let mut t = LengthPrefixed::new(SharedTcp { read, write }, max_frame_len);
+        t.direct = Some(direct);
+        t
     }
 }
 
@@ -105,6 +124,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
         self.wbuf.len()
     }
 
+    fn direct_writer(&self) -> Option<super::DirectWriter> {
+        self.direct.clone()
+    }
+
+    fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.wbuf.extend_from_slice(bytes);
+        Ok(())
+    }
+
     fn has_partial_frame(&self) -> bool {
         !self.rbuf.is_empty()
     }
@@ -136,4 +164,51 @@ pub fn memory_pair(
         LengthPrefixed::new(a, rsocket_proto::frame::MAX_FRAME_LEN),
         LengthPrefixed::new(b, rsocket_proto::frame::MAX_FRAME_LEN),
     )
+}
+
+/// A TCP stream shared by the connection's task (which reads and writes it through this) and
+/// the [`DirectWriter`](super::DirectWriter) requesters write through. Reads use tokio's own
+/// path (which spares the system call that would only find the socket empty); writes go
+/// through `&TcpStream`.
+#[derive(Debug)]
+pub(crate) struct SharedTcp {
+    read: OwnedReadHalf,
+    write: Arc<OwnedWriteHalf>,
+}
+
+impl AsyncRead for SharedTcp {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.read).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SharedTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let tcp: &TcpStream = (*self.write).as_ref();
+        loop {
+            ready!(tcp.poll_write_ready(cx))?;
+            match tcp.try_write(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {} // readiness was stale
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let tcp: &TcpStream = (*self.write).as_ref();
+        Poll::Ready(socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write))
+    }
 }

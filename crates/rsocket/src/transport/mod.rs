@@ -52,6 +52,38 @@ pub trait FrameIo: Send + Unpin + 'static {
     fn has_partial_frame(&self) -> bool {
         false
     }
+    /// A handle through which a requester may write encoded frames itself while the
+    /// connection's task has nothing of its own to write (TCP from [`connect`] and
+    /// [`Server::serve_tcp`](crate::Server::serve_tcp)): a lone request-response then costs
+    /// no wake-up of that task. Transports that give one must implement
+    /// [`FrameIo::queue_encoded`]. Default: none.
+    fn direct_writer(&self) -> Option<DirectWriter> {
+        None
+    }
+    /// Queues frames already encoded with their length prefixes (what a direct write could
+    /// not write), ahead of anything queued later.
+    fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let _ = bytes;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this transport takes frames only",
+        ))
+    }
+}
+
+/// Writes to a TCP connection from outside its task (see [`FrameIo::direct_writer`]). Holds
+/// the socket weakly: it closes with the connection's task.
+#[derive(Clone, Debug)]
+pub struct DirectWriter(std::sync::Weak<tokio::net::tcp::OwnedWriteHalf>);
+
+impl DirectWriter {
+    /// Writes what the socket takes now, without waiting.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.upgrade() {
+            Some(s) => s.try_write(buf),
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
 }
 
 impl FrameIo for Box<dyn FrameIo> {
@@ -72,6 +104,12 @@ impl FrameIo for Box<dyn FrameIo> {
     }
     fn has_partial_frame(&self) -> bool {
         (**self).has_partial_frame()
+    }
+    fn direct_writer(&self) -> Option<DirectWriter> {
+        (**self).direct_writer()
+    }
+    fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        (**self).queue_encoded(bytes)
     }
 }
 
@@ -114,7 +152,7 @@ pub async fn connect(
         TransportUri::Tcp(addr) => {
             let tcp = tokio::net::TcpStream::connect(addr).await.map_err(fail)?;
             tcp.set_nodelay(true)?;
-            Ok(Box::new(LengthPrefixed::new(tcp, max)))
+            Ok(Box::new(LengthPrefixed::tcp(tcp, max)))
         }
         #[cfg(feature = "tls")]
         TransportUri::TcpTls(addr) => {
