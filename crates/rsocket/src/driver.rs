@@ -484,7 +484,9 @@ impl<T: DriverIo> Driver<T> {
     /// Takes what the handlers and requester channels produced, within credit. Returns true
     /// when it stopped at the batch limit with producers possibly still ready.
     fn poll_producers(&mut self, cx: &mut Context<'_>, paused: bool) -> bool {
-        while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {}
+        if !self.tasks.is_empty() {
+            while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {}
+        }
         if self.closing || paused || self.outbound.is_empty() {
             return false;
         }

@@ -64,10 +64,9 @@ impl Inner {
         if !alone || self.io_busy.load(Ordering::Acquire) {
             return false;
         }
-        let Some(w) = &s.direct else {
+        let Some(w) = s.direct.as_ref().and_then(|d| d.upgrade()) else {
             return false;
         };
-        let w = w.clone();
         let mut buf = std::mem::take(&mut s.direct_rest);
         while let Some(f) = s.conn.poll_transmit() {
             crate::driver::log_frame("out", || Ok(f.clone()));
@@ -76,6 +75,7 @@ impl Inner {
             }
         }
         let n = w.try_write(&buf).unwrap_or(0);
+        drop(w);
         if n == buf.len() {
             buf.clear();
             s.direct_rest = buf; // keep the allocation

@@ -77,12 +77,9 @@ pub trait FrameIo: Send + Unpin + 'static {
 pub struct DirectWriter(std::sync::Weak<tokio::net::tcp::OwnedWriteHalf>);
 
 impl DirectWriter {
-    /// Writes what the socket takes now, without waiting.
-    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self.0.upgrade() {
-            Some(s) => s.try_write(buf),
-            None => Err(io::ErrorKind::BrokenPipe.into()),
-        }
+    /// The socket, while the connection's task still has it.
+    pub(crate) fn upgrade(&self) -> Option<std::sync::Arc<tokio::net::tcp::OwnedWriteHalf>> {
+        self.0.upgrade()
     }
 }
 
