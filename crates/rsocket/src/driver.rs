@@ -22,7 +22,9 @@ use tokio::time::Sleep;
 use crate::responder::Responder;
 use crate::resume::{DriverIo, Resumption};
 use crate::server::{Acceptor, SetupInfo};
-use crate::shared::{Gate, HIGH_WATER, Inner, OutMode, Outbound, READ_PAUSE, Shared, Signal, Slot};
+use crate::shared::{
+    Gate, HELD_PAUSE, HIGH_WATER, Inner, OutMode, Outbound, READ_PAUSE, Shared, Signal, Slot,
+};
 use crate::transport::Inbound;
 use crate::{Error, PayloadStream, RSocket};
 
@@ -157,6 +159,10 @@ impl<T: DriverIo> Driver<T> {
     /// when more may be waiting (the batch was full, or reading stopped early for the
     /// acceptor).
     fn read(&mut self, cx: &mut Context<'_>, now: &mut Option<Instant>, s: &mut Shared) -> bool {
+        if s.held_bytes >= HELD_PAUSE {
+            s.read_held = true; // consumers that take enough wake us
+            return false;
+        }
         if self.eof
             || self.closing
             || self.accepting.is_some()
@@ -243,7 +249,8 @@ impl<T: DriverIo> Driver<T> {
                         let g = Gate::new(initial_n);
                         s.gates.insert(stream_id, g.clone());
                         if !complete {
-                            s.slots.insert(stream_id, Slot::default());
+                            s.slots
+                                .insert(stream_id, Slot::for_credit(self.inner.prefetch.initial));
                             let _ = s.conn.request_n(stream_id, self.inner.prefetch.initial);
                         }
                         deferred.push(Deferred::Channel(stream_id, payload, g, complete));
@@ -254,9 +261,7 @@ impl<T: DriverIo> Driver<T> {
                     payload,
                     complete,
                 } => {
-                    if let Some(slot) = s.slots.get_mut(&stream_id) {
-                        slot.push(Ok(payload), complete);
-                    }
+                    s.deliver(stream_id, Ok(payload), complete);
                 }
                 Event::Complete { stream_id } => {
                     if let Some(slot) = s.slots.get_mut(&stream_id) {
@@ -268,9 +273,7 @@ impl<T: DriverIo> Driver<T> {
                     code,
                     message,
                 } => {
-                    if let Some(slot) = s.slots.get_mut(&stream_id) {
-                        slot.push(Err(Error::from_code(code, message)), true);
-                    }
+                    s.deliver(stream_id, Err(Error::from_code(code, message)), true);
                     if let Some(g) = s.gates.remove(&stream_id) {
                         g.cancel();
                     }
@@ -346,6 +349,7 @@ impl<T: DriverIo> Driver<T> {
                         g.cancel();
                     }
                     s.gates.clear();
+                    s.held_bytes = 0;
                     for w in s.lease_waiters.drain(..) {
                         w.wake();
                     }

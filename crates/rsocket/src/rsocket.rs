@@ -228,7 +228,7 @@ impl RSocket {
             .request_stream(Instant::now(), payload, prefetch.initial)
         {
             Ok(id) => {
-                s.slots.insert(id, Slot::default());
+                s.slots.insert(id, Slot::for_credit(prefetch.initial));
                 drop(s);
                 self.inner.driver.wake();
                 PayloadStream::active(self.inner.clone(), id, prefetch.refill)
@@ -525,6 +525,9 @@ fn cancel(inner: &Inner, id: StreamId) {
         if !slot.done && s.conn.is_stream_open(id) {
             let _ = s.conn.cancel(id);
         }
+        if slot.held > 0 {
+            s.release_held(slot.held); // the driver is woken below anyway
+        }
     }
     let ours = id.is_client_initiated() == (s.conn.role() == rsocket_proto::Role::Client);
     if ours {
@@ -649,7 +652,7 @@ impl PayloadStream {
             Pending::Stream(payload) => {
                 match s.conn.request_stream(Instant::now(), payload, self.initial) {
                     Ok(id) => {
-                        s.slots.insert(id, Slot::default());
+                        s.slots.insert(id, Slot::for_credit(self.initial));
                         self.state = State::Active(id);
                     }
                     Err(e) => self.state = State::Failed(e.into()),
@@ -669,7 +672,7 @@ impl PayloadStream {
             .request_channel(Instant::now(), first, self.initial, false)
         {
             Ok(id) => {
-                s.slots.insert(id, Slot::default());
+                s.slots.insert(id, Slot::for_credit(self.initial));
                 let gate = Gate::new(0);
                 s.gates.insert(id, gate.clone());
                 s.new_outbound.push(Outbound::new(
@@ -777,24 +780,40 @@ impl Stream for PayloadStream {
         }
         // Take everything the driver has delivered under one lock.
         let inner = &this.inner;
-        let mut s = inner.lock();
+        let mut guard = inner.lock();
+        let s = &mut *guard;
         let Some(slot) = s.slots.get_mut(&id) else {
             let closed = s.closed.clone();
             this.state = State::Done;
             return Poll::Ready(closed.map(Err));
         };
         slot.take_all(&mut this.local);
+        let held = std::mem::take(&mut slot.held);
+        let done = slot.done;
+        if this.local.is_empty()
+            && !done
+            && !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            slot.waker = Some(cx.waker().clone());
+        }
+        if held > 0 && s.release_held(held) {
+            inner.driver.wake(); // it stopped reading for these bytes
+        }
         if let Some(item) = this.local.pop_front() {
-            note_consumed(inner, &mut this.consumed, this.refill, id, &item, Some(s));
+            note_consumed(
+                inner,
+                &mut this.consumed,
+                this.refill,
+                id,
+                &item,
+                Some(guard),
+            );
             return Poll::Ready(Some(item));
         }
-        if slot.done {
+        if done {
             s.slots.remove(&id);
             this.state = State::Done;
             return Poll::Ready(None);
-        }
-        if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            slot.waker = Some(cx.waker().clone());
         }
         Poll::Pending
     }

@@ -28,6 +28,13 @@ pub(crate) const HIGH_WATER: usize = 512 * 1024;
 /// adds; this cap (with the write timeout) stops a peer that sends but never reads.
 pub(crate) const READ_PAUSE: usize = 16 << 20;
 
+/// Payload bytes delivered to consumers that asked for everything (request-n 2^31-1) and not
+/// taken yet, above which the driver stops reading from the peer until they catch up: 16 MiB.
+/// Credit bounds every other consumer; this bounds the ones that waived it, so a slow consumer
+/// of an unbounded stream pushes back through TCP instead of growing memory (as a subscriber
+/// that requests `Long.MAX_VALUE` does in rsocket-java, whose delivery blocks the event loop).
+pub(crate) const HELD_PAUSE: usize = 16 << 20;
+
 /// Per-connection state reachable from every handle.
 pub(crate) struct Inner {
     pub(crate) state: Mutex<Shared>,
@@ -135,6 +142,12 @@ impl DriverWaker {
 
 /// Request-n policy of a consumer: ask for `initial` at first, then top up by what was
 /// consumed whenever that reaches `refill`.
+///
+/// Values wait for the consumer in a queue bounded by the credit it granted. A consumer that
+/// asks for everything (`initial` 2^31-1, [`Prefetch::UNBOUNDED`]) is bounded differently:
+/// while such consumers of a connection hold more than 16 MiB of payloads not yet taken, the
+/// connection stops reading from the peer (every stream on it waits, as TCP pushes back). Do
+/// not wait on another answer of the same connection while holding that much unread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prefetch {
     /// Initial request-n (1..=2^31-1). Default 64.
@@ -153,6 +166,13 @@ impl Default for Prefetch {
 }
 
 impl Prefetch {
+    /// Ask for everything at once (request-n 2^31-1) and never send REQUEST_N: the fastest
+    /// way to take a long stream, bounded by the connection pausing its reads (see above).
+    pub const UNBOUNDED: Prefetch = Prefetch {
+        initial: 0x7FFF_FFFF,
+        refill: 0x4000_0000,
+    };
+
     /// A prefetch of `n`, refilled at half (as rsocket-kotlin's `buffer(n)`).
     pub fn new(n: u32) -> Self {
         let n = n.clamp(1, 0x7FFF_FFFF);
@@ -177,6 +197,12 @@ pub(crate) struct Shared {
     /// Encoded frames a direct write could not write (the driver writes them first), and the
     /// buffer direct writes encode into.
     pub(crate) direct_rest: bytes::BytesMut,
+    /// Payload bytes waiting in the slots of consumers that asked for everything
+    /// ([`HELD_PAUSE`]).
+    pub(crate) held_bytes: usize,
+    /// The driver stopped reading because of [`Shared::held_bytes`]: consumers that bring it
+    /// below the mark wake it.
+    pub(crate) read_held: bool,
     /// Set once the connection is over.
     pub(crate) closed: Option<Error>,
     /// Set once the driver has flushed and closed the transport (or was dropped).
@@ -200,6 +226,8 @@ impl Shared {
             capacity_wanted: false,
             direct: None,
             direct_rest: bytes::BytesMut::new(),
+            held_bytes: 0,
+            read_held: false,
             closed: None,
             driver_done: false,
             store_limit: usize::MAX,
@@ -305,6 +333,10 @@ pub(crate) struct Slot {
     queue: SlotQueue,
     pub(crate) done: bool,
     pub(crate) waker: Option<Waker>,
+    /// The consumer asked for everything: its bytes count in [`Shared::held_bytes`].
+    pub(crate) counted: bool,
+    /// Payload bytes waiting here (counted slots only).
+    pub(crate) held: usize,
 }
 
 /// A FIFO whose first value is stored inline: a request-response's single answer (and most
@@ -344,6 +376,14 @@ impl SlotQueue {
 }
 
 impl Slot {
+    /// The slot of a consumer that granted `initial` credit.
+    pub(crate) fn for_credit(initial: u32) -> Slot {
+        Slot {
+            counted: initial >= rsocket_proto::Credit::UNBOUNDED_GRANT,
+            ..Slot::default()
+        }
+    }
+
     /// The oldest value waiting.
     pub(crate) fn pop(&mut self) -> Option<Result<Payload, Error>> {
         self.queue.pop_front()
@@ -566,5 +606,30 @@ impl Stream for Outbound {
             }
         }
         Poll::Ready(Some((self.id, self.mode, first, more)))
+    }
+}
+
+impl Shared {
+    /// Delivers a value to the consumer of stream `id`, if it still listens.
+    pub(crate) fn deliver(&mut self, id: StreamId, item: Result<Payload, Error>, done: bool) {
+        if let Some(slot) = self.slots.get_mut(&id) {
+            if slot.counted {
+                let n = item.as_ref().map_or(0, Payload::len);
+                slot.held += n;
+                self.held_bytes += n;
+            }
+            slot.push(item, done);
+        }
+    }
+
+    /// Accounts for `n` bytes a counted consumer took (or dropped); true when the driver
+    /// paused reading for them and may go on now.
+    pub(crate) fn release_held(&mut self, n: usize) -> bool {
+        self.held_bytes = self.held_bytes.saturating_sub(n);
+        if self.read_held && self.held_bytes < HELD_PAUSE {
+            self.read_held = false;
+            return true;
+        }
+        false
     }
 }
