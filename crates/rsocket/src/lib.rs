@@ -53,7 +53,15 @@
 //! transport's send buffer is over 512 KiB, so a slow peer slows the producer instead of
 //! growing memory. Reading goes on past that mark (two peers moving bulk data both ways must
 //! not wait for each other) and stops only at 16 MiB buffered; a peer that does not read for
-//! 30 s while data waits is disconnected.
+//! 30 s while data waits is disconnected. A consumer may waive credit
+//! ([`Prefetch::UNBOUNDED`]: request-n 2^31-1, no REQUEST_N afterwards, the fastest way to take
+//! a long stream); while such consumers leave more than 16 MiB unread, the connection stops
+//! reading from the peer until they catch up.
+//!
+//! A lone request-response on TCP (no other request waiting for an answer) is written by the
+//! requesting task itself when the connection's task has nothing queued, which saves that task
+//! a wake-up per round trip; everything else is batched by the connection's task, one write
+//! per wake-up.
 
 #![forbid(unsafe_code)]
 
