@@ -81,9 +81,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # start NAME CMD...: runs CMD in the background, waits for "ready" in its log.
 start() {
@@ -101,9 +98,11 @@ start() {
 }
 
 declare -A PORT
-for s in ours_tcp ours_ws ours_lease_tcp ours_lease_ws ours_resume_tcp ours_resume_ws py_tcp py_ws \
-  py_lease_tcp py_lease_ws js_tcp js_ws js_resume_tcp js_resume_ws; do
-  PORT[$s]="$(free_port)"
+SERVERS=(ours_tcp ours_ws ours_lease_tcp ours_lease_ws ours_resume_tcp ours_resume_ws py_tcp py_ws
+  py_lease_tcp py_lease_ws js_tcp js_ws js_resume_tcp js_resume_ws)
+read -r -a FREE <<< "$(python3 "$HERE/free_ports.py" "${#SERVERS[@]}")"
+for i in "${!SERVERS[@]}"; do
+  PORT[${SERVERS[$i]}]="${FREE[$i]}"
 done
 
 echo "== starting servers"

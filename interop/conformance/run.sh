@@ -10,7 +10,6 @@ root="$here/../.."
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/rsocket"
 [[ "$bin" = /* ]] || bin="$root/$bin"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -29,8 +28,9 @@ start() { # port, extra flags...
     exit 1
 }
 
-plain=$(free_port); start "$plain"
-lease=$(free_port); start "$lease" --lease --lease-requests 2 --lease-ttl-ms 600
-resume=$(free_port); start "$resume" --resume
-mtu=$(free_port); start "$mtu" --mtu 65536
+read -r plain lease resume mtu <<< "$(python3 "$here/../free_ports.py" 4)"
+start "$plain"
+start "$lease" --lease --lease-requests 2 --lease-ttl-ms 600
+start "$resume" --resume
+start "$mtu" --mtu 65536
 timeout 120 python3 "$here/probe.py" "$plain" "$lease" "$resume" "$mtu"
