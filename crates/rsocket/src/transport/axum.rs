@@ -30,7 +30,8 @@ pub fn route<S: Clone + Send + Sync + 'static>(server: Server) -> MethodRouter<S
     get(move |ws: WebSocketUpgrade| {
         let server = server.clone();
         async move {
-            ws.max_message_size(super::ws::MAX_MESSAGE_SIZE)
+            ws.read_buffer_size(super::ws::READ_BUFFER_SIZE)
+                .max_message_size(super::ws::MAX_MESSAGE_SIZE)
                 .max_frame_size(super::ws::MAX_MESSAGE_SIZE)
                 .on_upgrade(move |socket| server.serve_connection(AxumWebSocket::new(socket)))
         }
