@@ -88,22 +88,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
                     ))
                 });
             }
-            let want = self.codec.missing(&self.rbuf).clamp(1, READ_CHUNK);
+            let missing = self.codec.missing(&self.rbuf);
+            let want = missing.clamp(1, READ_CHUNK);
             if self.rbuf.capacity() - self.rbuf.len() < want {
-                let need = want.max(self.chunk);
                 // Reuse the buffer when no frame read from it is still alive. Otherwise start
                 // a new one: of the current chunk size between frames (`reserve` would double
                 // the old one's capacity every time, growing without need while payloads are
-                // held), at least twice the part already read inside a large frame (so a
-                // frame of any size is copied a bounded number of times).
-                if !self.rbuf.try_reclaim(need) {
+                // held), or the whole rest of a frame whose length is known (one allocation
+                // and one copy per large frame; the length was checked against the limit, and
+                // untouched capacity costs no memory until bytes arrive).
+                if !self.rbuf.try_reclaim(want.max(self.chunk)) {
                     let len = self.rbuf.len();
-                    let cap = if len == 0 {
-                        need
-                    } else {
-                        (len + need).max(2 * len)
-                    };
-                    let mut fresh = BytesMut::with_capacity(cap);
+                    let mut fresh = BytesMut::with_capacity(len + missing.max(self.chunk));
                     fresh.extend_from_slice(&self.rbuf);
                     self.rbuf = fresh;
                 }
