@@ -487,7 +487,7 @@ impl<T: DriverIo> Driver<T> {
 
     /// Takes what the handlers and requester channels produced, within credit. Returns true
     /// when it stopped at the batch limit with producers possibly still ready.
-    fn poll_producers(&mut self, cx: &mut Context<'_>, paused: bool) -> bool {
+    fn poll_producers(&mut self, cx: &mut Context<'_>, paused: bool, inner: &Inner) -> bool {
         if !self.tasks.is_empty() {
             while let Poll::Ready(Some(())) = self.tasks.poll_next_unpin(cx) {}
         }
@@ -501,7 +501,7 @@ impl<T: DriverIo> Driver<T> {
                 break;
             };
             n += 1 + more.len();
-            let mut s = self.inner.lock();
+            let mut s = inner.lock();
             for signal in std::iter::once(first).chain(more) {
                 let r = match signal {
                     Signal::Next(p) => s.conn.send_next(id, p, mode == OutMode::Response),
@@ -526,14 +526,31 @@ impl<T: DriverIo> Driver<T> {
                 s.gates.remove(&id);
             }
             // Move frames out now so large streams do not pile up in the connection's queue.
-            while let Some(f) = s.conn.poll_transmit() {
-                log_frame("out", || Ok(f.clone()));
-                if let Err(e) = self.io.queue(&f) {
-                    tracing::warn!(error = %e, "could not encode a frame");
-                }
-            }
+            self.drain_transmit(&mut s);
         }
         n >= WRITE_BATCH
+    }
+
+    /// Moves what waits to be written into the transport's buffer, in order: first what a
+    /// requester's direct write could not write (possibly the tail of a frame), then the
+    /// connection's queued frames. While the buffer holds anything, requesters may not write
+    /// directly (`io_busy`, cleared once a flush empties it). `s` is the locked state.
+    fn drain_transmit(&mut self, s: &mut Shared) {
+        if !s.direct_rest.is_empty() {
+            let rest = std::mem::take(&mut s.direct_rest);
+            if let Err(e) = self.io.queue_encoded(&rest) {
+                tracing::warn!(error = %e, "could not queue a direct write's remainder");
+            }
+        }
+        while let Some(f) = s.conn.poll_transmit() {
+            log_frame("out", || Ok(f.clone()));
+            if let Err(e) = self.io.queue(&f) {
+                tracing::warn!(error = %e, "could not encode a frame");
+            }
+        }
+        if self.io.backlog() > 0 {
+            self.inner.io_busy.store(true, Ordering::Release);
+        }
     }
 
     /// Sends the answers that were ready, routes the events producing caused (running their
@@ -546,13 +563,6 @@ impl<T: DriverIo> Driver<T> {
             let mut s = inner.lock();
             self.send_answers(&mut s);
             self.route(&mut s);
-            if !s.direct_rest.is_empty() {
-                // What a requester's direct write left goes first.
-                let rest = std::mem::take(&mut s.direct_rest);
-                if let Err(e) = self.io.queue_encoded(&rest) {
-                    tracing::warn!(error = %e, "could not queue a direct write's remainder");
-                }
-            }
             if !self.deferred.is_empty() {
                 // Requests refused or streams closed while producing: rare.
                 drop(s);
@@ -560,16 +570,8 @@ impl<T: DriverIo> Driver<T> {
                 s = inner.lock();
                 self.send_answers(&mut s);
             }
-            while let Some(f) = s.conn.poll_transmit() {
-                log_frame("out", || Ok(f.clone()));
-                if let Err(e) = self.io.queue(&f) {
-                    tracing::warn!(error = %e, "could not encode a frame");
-                }
-            }
+            self.drain_transmit(&mut s);
             s.sync_budget();
-            if self.io.backlog() > 0 {
-                inner.io_busy.store(true, Ordering::Release);
-            }
             self.capacity_wanted |= std::mem::take(&mut s.capacity_wanted);
             self.next_timeout = s.conn.poll_timeout();
         }
@@ -704,7 +706,7 @@ impl<T: DriverIo> Future for Driver<T> {
             };
             this.run_deferred();
             if !this.awaiting_acceptance() {
-                progress |= this.poll_producers(cx, paused);
+                progress |= this.poll_producers(cx, paused, &inner);
             }
             progress |= std::mem::take(&mut this.again);
             match this.flush(cx, &inner) {

@@ -399,3 +399,56 @@ async fn direct_writes_keep_frame_order() {
     })
     .await;
 }
+
+/// Direct writes while the connection's task streams to the peer from a handler: the client
+/// answers a request-stream of large items from the server while it sends lone 1 MiB
+/// requests of its own, on a multi-threaded runtime where both run at once. Every frame
+/// must arrive whole and in order. (A stress test: the interleavings it guards against, a
+/// direct write's remainder behind the producer's frames, are timing-dependent.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_writes_beside_a_producer_keep_the_stream_intact() {
+    deadline(async {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let tx = std::sync::Mutex::new(Some(tx));
+        let server = rsocket::Server::builder()
+            .acceptor(move |_setup, requester: RSocket| {
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(requester);
+                }
+                async { Ok::<_, rsocket::Error>(handler(Arc::new(Seen::default()))) }
+            })
+            .build();
+        let addr = tcp_server(server).await;
+        let item = Bytes::from(vec![b'i'; 64 * 1024]);
+        let client = Client::builder()
+            .responder(rsocket::RequestHandler::new().request_stream(move |_p| {
+                let item = item.clone();
+                futures::stream::iter(0..2_000u32).map(move |i| {
+                    let mut data = item.to_vec();
+                    data[..4].copy_from_slice(&i.to_be_bytes());
+                    Ok(Payload::from(data))
+                })
+            }))
+            .connect(&addr)
+            .await
+            .unwrap();
+        let to_client = rx.await.unwrap();
+        let taker = tokio::spawn(async move {
+            let mut s = to_client.request_stream(Payload::from("go"));
+            let mut i = 0u32;
+            while let Some(item) = s.next().await {
+                let item = item.unwrap();
+                assert_eq!(&item.data[..4], &i.to_be_bytes());
+                i += 1;
+            }
+            i
+        });
+        let big: Vec<u8> = (0..1024 * 1024).map(|i| (i % 241) as u8).collect();
+        for _ in 0..20 {
+            let r = client.request_response(Payload::new(big.clone())).await;
+            assert_eq!(r.unwrap().data.as_ref(), &big[..]);
+        }
+        assert_eq!(taker.await.unwrap(), 2_000);
+    })
+    .await;
+}
