@@ -161,17 +161,22 @@ impl<T: DriverIo> Driver<T> {
     fn read(&mut self, cx: &mut Context<'_>, now: &mut Option<Instant>, s: &mut Shared) -> bool {
         if s.held_bytes >= HELD_PAUSE {
             s.read_held = true; // consumers that take enough wake us
+            self.partial_since = None; // our pause, not a slow peer
             return false;
         }
-        if self.eof
-            || self.closing
+        if self.eof {
+            return false;
+        }
+        if self.closing
             || self.accepting.is_some()
             || self.io.backlog() >= READ_PAUSE
             || self.tasks.len() >= MAX_TASKS
         {
+            self.partial_since = None; // our pause, not a slow peer
             return false;
         }
         let mut n = 0;
+        let mut bytes = 0;
         let mut more = false;
         while n < READ_BATCH {
             match self.io.poll_recv(cx) {
@@ -179,11 +184,18 @@ impl<T: DriverIo> Driver<T> {
                 Poll::Ready(Ok(Some(Inbound::Encoded(frame)))) => {
                     log_frame("in", || rsocket_proto::Frame::decode(frame.clone()));
                     let now = *now.get_or_insert_with(Instant::now);
+                    bytes += frame.len();
                     s.conn.handle_bytes(now, frame);
                     n += 1;
                     if self.acceptor.is_some() {
                         more = true;
                         break; // let the SETUP be accepted before anything else is read
+                    }
+                    if s.held_bytes + bytes >= HELD_PAUSE {
+                        // What was read may be for consumers that waived credit: route it
+                        // first (the next pass decides whether to pause).
+                        more = true;
+                        break;
                     }
                 }
                 Poll::Ready(Ok(None)) => {
@@ -206,10 +218,15 @@ impl<T: DriverIo> Driver<T> {
                 }
             }
         }
-        if self.io.has_partial_frame() {
-            self.partial_since.get_or_insert_with(Instant::now);
-        } else {
+        // The frame-read timeout measures how long one frame takes to complete: it restarts
+        // whenever a frame completed (a bulk transfer whose reads all end inside a frame is
+        // making progress).
+        if !self.io.has_partial_frame() {
             self.partial_since = None;
+        } else if n > 0 {
+            self.partial_since = Some(Instant::now());
+        } else {
+            self.partial_since.get_or_insert_with(Instant::now);
         }
         more || n == READ_BATCH
     }

@@ -56,7 +56,10 @@
 //! 30 s while data waits is disconnected. A consumer may waive credit
 //! ([`Prefetch::UNBOUNDED`]: request-n 2^31-1, no REQUEST_N afterwards, the fastest way to take
 //! a long stream); while such consumers leave more than 16 MiB unread, the connection stops
-//! reading from the peer until they catch up.
+//! reading from the peer until they catch up. Other streams on the connection wait too, and a
+//! stall longer than the keepalive lifetime (or the peer's write timeout, 30 s for this
+//! library) ends the connection, as for any peer that stops reading: give a slow consumer
+//! credit instead.
 //!
 //! A lone request-response on TCP (no other request waiting for an answer) is written by the
 //! requesting task itself when the connection's task has nothing queued, which saves that task

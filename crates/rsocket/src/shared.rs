@@ -146,8 +146,9 @@ impl DriverWaker {
 /// Values wait for the consumer in a queue bounded by the credit it granted. A consumer that
 /// asks for everything (`initial` 2^31-1, [`Prefetch::UNBOUNDED`]) is bounded differently:
 /// while such consumers of a connection hold more than 16 MiB of payloads not yet taken, the
-/// connection stops reading from the peer (every stream on it waits, as TCP pushes back). Do
-/// not wait on another answer of the same connection while holding that much unread.
+/// connection stops reading from the peer (every stream on it waits, as TCP pushes back; a
+/// stall longer than the keepalive lifetime or the peer's write timeout ends the connection).
+/// Do not wait on another answer of the same connection while holding that much unread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prefetch {
     /// Initial request-n (1..=2^31-1). Default 64.

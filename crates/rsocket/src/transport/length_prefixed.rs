@@ -94,12 +94,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
                 // Reuse the buffer when no frame read from it is still alive. Otherwise start
                 // a new one: of the current chunk size between frames (`reserve` would double
                 // the old one's capacity every time, growing without need while payloads are
-                // held), or the whole rest of a frame whose length is known (one allocation
-                // and one copy per large frame; the length was checked against the limit, and
-                // untouched capacity costs no memory until bytes arrive).
+                // held); inside a large frame, twice what has arrived, and the whole rest of
+                // the frame once a quarter of it is here (a few copies per frame, and a
+                // lying length prefix reserves no more than five times what was received).
                 if !self.rbuf.try_reclaim(want.max(self.chunk)) {
                     let len = self.rbuf.len();
-                    let mut fresh = BytesMut::with_capacity(len + missing.max(self.chunk));
+                    let extra = if len.saturating_mul(4) >= missing {
+                        missing
+                    } else {
+                        missing.min(len.max(self.chunk))
+                    };
+                    let mut fresh = BytesMut::with_capacity(len + extra.max(self.chunk));
                     fresh.extend_from_slice(&self.rbuf);
                     self.rbuf = fresh;
                 }
