@@ -56,3 +56,34 @@ async fn a_slow_unbounded_consumer_pushes_back_on_the_producer() {
     })
     .await;
 }
+
+/// While reading is paused for a stalled consumer, a frame left half-read in the buffer is
+/// not the peer's delay: the frame-read timeout must not close the connection.
+#[tokio::test]
+async fn pausing_for_a_stalled_consumer_is_not_a_slow_frame() {
+    deadline(async {
+        const N: usize = 30_000; // 1,001-byte items (30 MiB): reads end inside frames
+        let handler = RequestHandler::new().request_stream(move |_req| {
+            let item = Bytes::from(vec![b'z'; 1001]);
+            futures::stream::iter(0..N).map(move |_| Ok(Payload::from(item.clone())))
+        });
+        let addr = tcp_server(Server::builder().responder(handler).build()).await;
+        let mut config = rsocket::proto::Config::default();
+        config.limits.frame_read_timeout = Duration::from_millis(100);
+        let rs = Client::builder()
+            .config(config)
+            .connect(&addr)
+            .await
+            .unwrap();
+        let mut s = rs.request_stream_with(Payload::from("go"), Prefetch::UNBOUNDED);
+        assert!(s.next().await.unwrap().is_ok());
+        tokio::time::sleep(Duration::from_millis(600)).await; // 16 MiB arrive, then a pause
+        let mut n = 1;
+        while let Some(item) = s.next().await {
+            assert_eq!(item.unwrap().data.len(), 1001);
+            n += 1;
+        }
+        assert_eq!(n, N);
+    })
+    .await;
+}
