@@ -554,10 +554,10 @@ impl<T: DriverIo> Driver<T> {
     /// directly (`io_busy`, cleared once a flush empties it). `s` is the locked state.
     fn drain_transmit(&mut self, s: &mut Shared) {
         if !s.direct_rest.is_empty() {
-            let rest = std::mem::take(&mut s.direct_rest);
-            if let Err(e) = self.io.queue_encoded(&rest) {
+            if let Err(e) = self.io.queue_encoded(&s.direct_rest) {
                 tracing::warn!(error = %e, "could not queue a direct write's remainder");
             }
+            s.direct_rest.clear();
         }
         while let Some(f) = s.conn.poll_transmit() {
             log_frame("out", || Ok(f.clone()));

@@ -289,6 +289,29 @@ impl Shared {
         self.conn.lease_enabled() && self.conn.availability(std::time::Instant::now()) == 0.0
     }
 
+    /// Delivers a value to the consumer of stream `id`, if it still listens.
+    pub(crate) fn deliver(&mut self, id: StreamId, item: Result<Payload, Error>, done: bool) {
+        if let Some(slot) = self.slots.get_mut(&id) {
+            if slot.counted {
+                let n = item.as_ref().map_or(0, Payload::len);
+                slot.held += n;
+                self.held_bytes += n;
+            }
+            slot.push(item, done);
+        }
+    }
+
+    /// Accounts for `n` bytes a counted consumer took (or dropped); true when the driver
+    /// paused reading for them and may go on now.
+    pub(crate) fn release_held(&mut self, n: usize) -> bool {
+        self.held_bytes = self.held_bytes.saturating_sub(n);
+        if self.read_held && self.held_bytes < HELD_PAUSE {
+            self.read_held = false;
+            return true;
+        }
+        false
+    }
+
     /// True when a resumable session keeps so many unacknowledged bytes that producers wait.
     pub(crate) fn store_full(&self) -> bool {
         let kept = self.conn.resume_store_bytes();
@@ -607,30 +630,5 @@ impl Stream for Outbound {
             }
         }
         Poll::Ready(Some((self.id, self.mode, first, more)))
-    }
-}
-
-impl Shared {
-    /// Delivers a value to the consumer of stream `id`, if it still listens.
-    pub(crate) fn deliver(&mut self, id: StreamId, item: Result<Payload, Error>, done: bool) {
-        if let Some(slot) = self.slots.get_mut(&id) {
-            if slot.counted {
-                let n = item.as_ref().map_or(0, Payload::len);
-                slot.held += n;
-                self.held_bytes += n;
-            }
-            slot.push(item, done);
-        }
-    }
-
-    /// Accounts for `n` bytes a counted consumer took (or dropped); true when the driver
-    /// paused reading for them and may go on now.
-    pub(crate) fn release_held(&mut self, n: usize) -> bool {
-        self.held_bytes = self.held_bytes.saturating_sub(n);
-        if self.read_held && self.held_bytes < HELD_PAUSE {
-            self.read_held = false;
-            return true;
-        }
-        false
     }
 }

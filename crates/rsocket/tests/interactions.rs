@@ -316,20 +316,28 @@ async fn bulk_channel_both_ways_does_not_deadlock() {
     .await;
 }
 
+/// A server answering with the test handler that hands the requester of its first
+/// connection (to call the client) to the test.
+fn server_handing_over_its_requester() -> (rsocket::Server, tokio::sync::oneshot::Receiver<RSocket>)
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let server = rsocket::Server::builder()
+        .acceptor(move |_setup, requester: RSocket| {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(requester);
+            }
+            async { Ok::<_, rsocket::Error>(handler(Arc::new(Seen::default()))) }
+        })
+        .build();
+    (server, rx)
+}
+
 #[tokio::test]
 async fn client_responder_can_call_the_server_back() {
     deadline(async {
         // The server asks its client; the client's handler asks the server in turn.
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let tx = std::sync::Mutex::new(Some(tx));
-        let server = rsocket::Server::builder()
-            .acceptor(move |_setup, requester: RSocket| {
-                if let Some(tx) = tx.lock().unwrap().take() {
-                    let _ = tx.send(requester);
-                }
-                async { Ok::<_, rsocket::Error>(handler(Arc::new(Seen::default()))) }
-            })
-            .build();
+        let (server, rx) = server_handing_over_its_requester();
         let addr = tcp_server(server).await;
         let _client = Client::builder()
             .responder_fn(|to_server: RSocket| {
@@ -408,16 +416,7 @@ async fn direct_writes_keep_frame_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_writes_beside_a_producer_keep_the_stream_intact() {
     deadline(async {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let tx = std::sync::Mutex::new(Some(tx));
-        let server = rsocket::Server::builder()
-            .acceptor(move |_setup, requester: RSocket| {
-                if let Some(tx) = tx.lock().unwrap().take() {
-                    let _ = tx.send(requester);
-                }
-                async { Ok::<_, rsocket::Error>(handler(Arc::new(Seen::default()))) }
-            })
-            .build();
+        let (server, rx) = server_handing_over_its_requester();
         let addr = tcp_server(server).await;
         let item = Bytes::from(vec![b'i'; 64 * 1024]);
         let client = Client::builder()

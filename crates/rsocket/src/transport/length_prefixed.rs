@@ -14,8 +14,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::{FrameIo, Inbound};
 
-/// Largest read chunk: the receive buffer grows by at most this much per read, whatever
-/// length a frame announces, so a lying prefix costs nothing up front.
+/// Largest read chunk: a read asks for at most this much, whatever length a frame announces
+/// (the buffer for a large frame grows with what arrives; see `poll_recv`).
 const READ_CHUNK: usize = 64 * 1024;
 /// First read chunk. A connection's buffers start empty and grow with its traffic: a read
 /// that fills the whole chunk doubles the next one, up to [`READ_CHUNK`], so an idle
