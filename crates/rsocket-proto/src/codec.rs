@@ -63,8 +63,10 @@ impl LengthCodec {
         if buf.len() < LENGTH_PREFIX_LEN + len {
             return Ok(None);
         }
-        buf.advance(LENGTH_PREFIX_LEN);
-        Ok(Some(buf.split_to(len).freeze()))
+        // Advancing a `Bytes` is pointer arithmetic; advancing the `BytesMut` is not.
+        let mut frame = buf.split_to(LENGTH_PREFIX_LEN + len).freeze();
+        frame.advance(LENGTH_PREFIX_LEN);
+        Ok(Some(frame))
     }
 
     /// Bytes still needed before the next frame is complete (a hint for read sizing; 0 if one

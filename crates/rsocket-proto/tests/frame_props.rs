@@ -300,6 +300,8 @@ proptest! {
         // The header written is the header the frame reports.
         let h = rsocket_proto::frame::Header::peek(&bytes).unwrap();
         prop_assert_eq!(h, f.header());
+        prop_assert_eq!(f.frame_type(), h.frame_type);
+        prop_assert_eq!(f.stream_id(), h.stream_id);
     }
 
     #[test]

@@ -353,7 +353,7 @@ impl Connection {
         let Some(st) = self.streams.remove(&e.stream_id) else {
             return self.ignored(now);
         };
-        self.release(st.reassembly.as_ref());
+        self.release(st.reassembly.as_deref());
         let message = e.message();
         self.events.push_back(Event::Error {
             stream_id: e.stream_id,
@@ -386,7 +386,7 @@ impl Connection {
         if id.is_connection()
             || ours
             || self.streams.contains_key(&id)
-            || self.partial.contains_key(&id)
+            || (!self.partial.is_empty() && self.partial.contains_key(&id))
         {
             return self.ignored(now);
         }
@@ -620,7 +620,7 @@ impl Connection {
         let Some(st) = self.streams.remove(&id) else {
             return;
         };
-        self.release(st.reassembly.as_ref());
+        self.release(st.reassembly.as_deref());
         if st.local {
             self.queue(Frame::Cancel(Cancel { stream_id: id }));
         } else {
@@ -666,7 +666,7 @@ impl Connection {
         if !st.local {
             let responded = st.responded;
             let st = self.streams.remove(&id);
-            self.release(st.as_ref().and_then(|s| s.reassembly.as_ref()));
+            self.release(st.as_ref().and_then(|s| s.reassembly.as_deref()));
             self.events.push_back(Event::Cancel { stream_id: id });
             if !responded {
                 self.count_cancel(now);

@@ -717,7 +717,7 @@ impl Connection {
             .streams
             .remove(&id)
             .ok_or(CommandError::UnknownStream(id))?;
-        self.release(st.reassembly.as_ref());
+        self.release(st.reassembly.as_deref());
         let code = if code.is_connection_level() || code.0 == 0 {
             ErrorCode::APPLICATION_ERROR
         } else {
@@ -754,11 +754,11 @@ impl Connection {
             .ok_or(CommandError::UnknownStream(id))?;
         if st.local {
             let st = self.streams.remove(&id);
-            self.release(st.as_ref().and_then(|s| s.reassembly.as_ref()));
+            self.release(st.as_ref().and_then(|s| s.reassembly.as_deref()));
         } else if st.kind == StreamKind::Channel && st.recv_open {
             st.recv_open = false;
             let r = st.reassembly.take();
-            self.release(r.as_ref());
+            self.release(r.as_deref());
             self.forget_if_done(id);
         } else {
             return Err(CommandError::NotAllowed(
@@ -1026,8 +1026,13 @@ impl Connection {
     }
 
     /// Finishes a graceful close once no stream is left.
+    #[inline]
     fn finish_drain(&mut self) {
-        if self.state == State::Established && self.streams.is_empty() && self.partial.is_empty() {
+        if self.draining.is_some()
+            && self.state == State::Established
+            && self.streams.is_empty()
+            && self.partial.is_empty()
+        {
             if let Some(reason) = self.draining.take() {
                 self.shut(reason);
             }

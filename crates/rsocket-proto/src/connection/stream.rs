@@ -38,8 +38,9 @@ pub(crate) struct StreamState {
     pub(crate) send_credit: Credit,
     /// PAYLOADs we allowed the peer and it has not sent yet.
     pub(crate) recv_credit: Credit,
-    /// A fragmented inbound payload in progress.
-    pub(crate) reassembly: Option<Reassembly>,
+    /// A fragmented inbound payload in progress (boxed: rare, and the stream table's
+    /// entries stay small).
+    pub(crate) reassembly: Option<Box<Reassembly>>,
     /// We sent something on it (responder): used by the rapid-cancel guard.
     pub(crate) responded: bool,
 }

@@ -275,8 +275,16 @@ impl Header {
 
     /// Writes the header.
     pub fn encode(&self, dst: &mut impl BufMut) {
-        dst.put_u32(self.stream_id.get());
-        dst.put_u16(((self.frame_type.get() as u16) << 10) | self.flags.bits());
+        let mut h = [0u8; HEADER_LEN];
+        self.write_to(&mut h);
+        dst.put_slice(&h);
+    }
+
+    /// Writes the header into the first [`HEADER_LEN`] bytes of `out`.
+    fn write_to(&self, out: &mut [u8]) {
+        out[..4].copy_from_slice(&self.stream_id.get().to_be_bytes());
+        let tf = ((self.frame_type.get() as u16) << 10) | self.flags.bits();
+        out[4..6].copy_from_slice(&tf.to_be_bytes());
     }
 }
 
@@ -481,7 +489,25 @@ impl Frame {
 
     /// The frame type.
     pub fn frame_type(&self) -> FrameType {
-        self.header().frame_type
+        // Without building the header: the connection asks for every frame it queues.
+        match self {
+            Frame::Setup(_) => FrameType::SETUP,
+            Frame::Lease(_) => FrameType::LEASE,
+            Frame::Keepalive(_) => FrameType::KEEPALIVE,
+            Frame::RequestResponse(_) => FrameType::REQUEST_RESPONSE,
+            Frame::RequestFnf(_) => FrameType::REQUEST_FNF,
+            Frame::RequestStream(_) => FrameType::REQUEST_STREAM,
+            Frame::RequestChannel(_) => FrameType::REQUEST_CHANNEL,
+            Frame::RequestN(_) => FrameType::REQUEST_N,
+            Frame::Cancel(_) => FrameType::CANCEL,
+            Frame::Payload(_) => FrameType::PAYLOAD,
+            Frame::Error(_) => FrameType::ERROR,
+            Frame::MetadataPush(_) => FrameType::METADATA_PUSH,
+            Frame::Resume(_) => FrameType::RESUME,
+            Frame::ResumeOk(_) => FrameType::RESUME_OK,
+            Frame::Ext(_) => FrameType::EXT,
+            Frame::Unknown(u) => u.frame_type,
+        }
     }
 
     /// Bytes [`Frame::encode`] writes (header and body, no length prefix).
@@ -504,8 +530,12 @@ impl Frame {
     pub fn encode_length_prefixed(&self, dst: &mut impl BufMut) -> Result<(), EncodeError> {
         let len = self.encoded_len();
         self.check_encodable(len)?;
-        dst.put_uint(len as u64, 3);
-        self.header().encode(dst);
+        // Prefix and header in one copy: most frames are small, and every `put` into a
+        // growable buffer checks its capacity.
+        let mut head = [0u8; 3 + HEADER_LEN];
+        head[..3].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
+        self.header().write_to(&mut head[3..]);
+        dst.put_slice(&head);
         dispatch!(self, f => f.encode_body(dst));
         Ok(())
     }
@@ -558,10 +588,12 @@ pub(crate) fn payload_len(p: &crate::Payload) -> usize {
 /// Writes optional metadata (with its 24-bit prefix) and data.
 pub(crate) fn put_payload(dst: &mut impl BufMut, p: &crate::Payload) {
     if let Some(m) = &p.metadata {
-        dst.put_uint(m.len() as u64, 3);
+        dst.put_slice(&(m.len() as u32).to_be_bytes()[1..]);
         dst.put_slice(m);
     }
-    dst.put_slice(&p.data);
+    if !p.data.is_empty() {
+        dst.put_slice(&p.data);
+    }
 }
 
 /// The header flags for a payload's metadata presence.
