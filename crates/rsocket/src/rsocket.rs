@@ -391,7 +391,7 @@ enum RrState<'a> {
     Start(Payload),
     /// Waiting for send capacity or a lease before the request can go.
     Opening(BoxFuture<'a, Result<StreamId, Error>>),
-    Waiting(ResponseFuture),
+    Waiting(ResponseFuture<'a>),
     Done,
 }
 
@@ -460,23 +460,23 @@ impl Future for RequestResponse<'_> {
 }
 
 /// The answer of a request-response; dropping it early sends CANCEL.
-struct ResponseFuture {
-    inner: Arc<Inner>,
+struct ResponseFuture<'a> {
+    inner: &'a Inner,
     id: StreamId,
     done: bool,
 }
 
-impl ResponseFuture {
-    fn new(rs: &RSocket, id: StreamId) -> Self {
+impl<'a> ResponseFuture<'a> {
+    fn new(rs: &'a RSocket, id: StreamId) -> Self {
         ResponseFuture {
-            inner: rs.inner.clone(),
+            inner: &rs.inner,
             id,
             done: false,
         }
     }
 }
 
-impl Future for ResponseFuture {
+impl Future for ResponseFuture<'_> {
     type Output = Result<Payload, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -507,10 +507,10 @@ impl Future for ResponseFuture {
     }
 }
 
-impl Drop for ResponseFuture {
+impl Drop for ResponseFuture<'_> {
     fn drop(&mut self) {
         if !self.done {
-            cancel(&self.inner, self.id);
+            cancel(self.inner, self.id);
         }
     }
 }

@@ -197,6 +197,8 @@ pub struct Connection {
     streams: StreamMap<StreamState>,
     partial: StreamMap<PartialRequest>,
     next_id: u32,
+    /// Our stream IDs wrapped around (or a test moved `next_id`): an ID may still be in use.
+    ids_wrapped: bool,
     transmit: VecDeque<(Frame, usize)>,
     transmit_bytes: usize,
     events: VecDeque<Event>,
@@ -227,6 +229,7 @@ impl Connection {
             streams: stream_map(),
             partial: stream_map(),
             next_id: if role == Role::Client { 1 } else { 2 },
+            ids_wrapped: false,
             transmit: VecDeque::new(),
             transmit_bytes: 0,
             events: VecDeque::new(),
@@ -348,6 +351,7 @@ impl Connection {
         let id = id.get();
         if id != 0 && (id % 2 == 0) == (self.role == Role::Server) {
             self.next_id = id;
+            self.ids_wrapped = true;
         }
     }
 
@@ -633,11 +637,13 @@ impl Connection {
         for _ in 0..=self.streams.len() + self.partial.len() {
             let id = StreamId::new(self.next_id);
             self.next_id = if self.next_id > StreamId::MAX.get() - 2 {
+                self.ids_wrapped = true;
                 first
             } else {
                 self.next_id + 2
             };
-            if !self.streams.contains_key(&id) {
+            // Until the IDs wrap around, each one is new: no lookup.
+            if !self.ids_wrapped || !self.streams.contains_key(&id) {
                 return Ok(id);
             }
         }
