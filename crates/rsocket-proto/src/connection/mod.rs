@@ -1032,13 +1032,16 @@ impl Connection {
     }
 
     /// Finishes a graceful close once no stream is left.
-    #[inline]
+    #[inline(always)]
     fn finish_drain(&mut self) {
-        if self.draining.is_some()
-            && self.state == State::Established
-            && self.streams.is_empty()
-            && self.partial.is_empty()
-        {
+        if self.draining.is_some() {
+            self.finish_drain_now();
+        }
+    }
+
+    #[cold]
+    fn finish_drain_now(&mut self) {
+        if self.state == State::Established && self.streams.is_empty() && self.partial.is_empty() {
             if let Some(reason) = self.draining.take() {
                 self.shut(reason);
             }
