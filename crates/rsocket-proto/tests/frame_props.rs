@@ -318,6 +318,17 @@ proptest! {
     }
 
     #[test]
+    fn head_then_data_is_the_whole_frame(f in frame()) {
+        let mut whole = BytesMut::new();
+        f.encode_length_prefixed(&mut whole).unwrap();
+        let mut head = BytesMut::new();
+        let data = f.encode_length_prefixed_head(&mut head).unwrap();
+        prop_assert_eq!(data.len(), f.payload().map_or(0, |p| p.data.len()));
+        head.extend_from_slice(&data);
+        prop_assert_eq!(head, whole);
+    }
+
+    #[test]
     fn concatenated_frames_split_in_any_chunking(
         frames in vec(frame(), 0..12),
         chunks in vec(1usize..80, 1..16),

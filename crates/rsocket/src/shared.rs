@@ -68,7 +68,12 @@ impl Inner {
     /// otherwise the driver must be woken (what the socket did not take waits in
     /// [`Shared::direct_rest`] for it).
     pub(crate) fn write_direct(&self, s: &mut Shared, alone: bool) -> bool {
-        if !alone || self.io_busy.load(Ordering::Acquire) {
+        // A large payload goes through the driver, which writes it without copying it
+        // (vectored write): the copy would cost more than the wake-up.
+        if !alone
+            || self.io_busy.load(Ordering::Acquire)
+            || s.conn.pending_transmit_bytes() >= crate::transport::ZERO_COPY_MIN
+        {
             return false;
         }
         let Some(w) = s.direct.as_ref().and_then(|d| d.upgrade()) else {

@@ -34,6 +34,10 @@ impl Body for Ext {
         dst.put_u32(self.extended_type & 0x7FFF_FFFF);
         super::put_payload(dst, &self.payload);
     }
+    fn encode_head(&self, dst: &mut impl BufMut) {
+        dst.put_u32(self.extended_type & 0x7FFF_FFFF);
+        super::put_metadata(dst, &self.payload);
+    }
     fn decode_body(h: Header, r: &mut Reader) -> Result<Self, DecodeError> {
         let extended_type = r.u32("extended type")? & 0x7FFF_FFFF;
         Ok(Ext {

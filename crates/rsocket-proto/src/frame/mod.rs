@@ -408,6 +408,11 @@ pub(crate) trait Body: Sized {
     fn header(&self) -> Header;
     fn body_len(&self) -> usize;
     fn encode_body(&self, dst: &mut impl BufMut);
+    /// The body without its payload's data (always the last field of a frame that has
+    /// one). Frames without a payload write their whole body.
+    fn encode_head(&self, dst: &mut impl BufMut) {
+        self.encode_body(dst)
+    }
     fn decode_body(h: Header, r: &mut Reader) -> Result<Self, DecodeError>;
 }
 
@@ -540,6 +545,20 @@ impl Frame {
         Ok(())
     }
 
+    /// Like [`Frame::encode_length_prefixed`] without the payload's data, which is returned
+    /// (empty for frames without a payload) for the caller to write right after: a transport
+    /// that can write several buffers at once sends large payloads without copying them.
+    pub fn encode_length_prefixed_head(&self, dst: &mut impl BufMut) -> Result<Bytes, EncodeError> {
+        let len = self.encoded_len();
+        self.check_encodable(len)?;
+        let mut head = [0u8; 3 + HEADER_LEN];
+        head[..3].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
+        self.header().write_to(&mut head[3..]);
+        dst.put_slice(&head);
+        dispatch!(self, f => f.encode_head(dst));
+        Ok(self.payload().map(|p| p.data.clone()).unwrap_or_default())
+    }
+
     /// Checks a frame of encoded length `len` can be written.
     fn check_encodable(&self, len: usize) -> Result<(), EncodeError> {
         if len > MAX_FRAME_LEN {
@@ -587,12 +606,17 @@ pub(crate) fn payload_len(p: &crate::Payload) -> usize {
 
 /// Writes optional metadata (with its 24-bit prefix) and data.
 pub(crate) fn put_payload(dst: &mut impl BufMut, p: &crate::Payload) {
+    put_metadata(dst, p);
+    if !p.data.is_empty() {
+        dst.put_slice(&p.data);
+    }
+}
+
+/// Writes optional metadata (with its 24-bit prefix): a payload without its data.
+pub(crate) fn put_metadata(dst: &mut impl BufMut, p: &crate::Payload) {
     if let Some(m) = &p.metadata {
         dst.put_slice(&(m.len() as u32).to_be_bytes()[1..]);
         dst.put_slice(m);
-    }
-    if !p.data.is_empty() {
-        dst.put_slice(&p.data);
     }
 }
 

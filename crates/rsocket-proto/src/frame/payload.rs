@@ -39,6 +39,9 @@ impl Body for PayloadFrame {
     fn encode_body(&self, dst: &mut impl BufMut) {
         super::put_payload(dst, &self.payload);
     }
+    fn encode_head(&self, dst: &mut impl BufMut) {
+        super::put_metadata(dst, &self.payload);
+    }
     fn decode_body(h: Header, r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(PayloadFrame {
             stream_id: h.stream_id,

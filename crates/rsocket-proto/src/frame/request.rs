@@ -83,6 +83,9 @@ impl Body for RequestResponse {
     fn encode_body(&self, dst: &mut impl BufMut) {
         super::put_payload(dst, &self.payload);
     }
+    fn encode_head(&self, dst: &mut impl BufMut) {
+        super::put_metadata(dst, &self.payload);
+    }
     fn decode_body(h: Header, r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(RequestResponse {
             stream_id: h.stream_id,
@@ -106,6 +109,9 @@ impl Body for RequestFnf {
     }
     fn encode_body(&self, dst: &mut impl BufMut) {
         super::put_payload(dst, &self.payload);
+    }
+    fn encode_head(&self, dst: &mut impl BufMut) {
+        super::put_metadata(dst, &self.payload);
     }
     fn decode_body(h: Header, r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(RequestFnf {
@@ -131,6 +137,10 @@ impl Body for RequestStream {
     fn encode_body(&self, dst: &mut impl BufMut) {
         dst.put_u32(self.initial_n);
         super::put_payload(dst, &self.payload);
+    }
+    fn encode_head(&self, dst: &mut impl BufMut) {
+        dst.put_u32(self.initial_n);
+        super::put_metadata(dst, &self.payload);
     }
     fn decode_body(h: Header, r: &mut Reader) -> Result<Self, DecodeError> {
         let initial_n = r.u32("initial request-n")?;
@@ -160,6 +170,10 @@ impl Body for RequestChannel {
     fn encode_body(&self, dst: &mut impl BufMut) {
         dst.put_u32(self.initial_n);
         super::put_payload(dst, &self.payload);
+    }
+    fn encode_head(&self, dst: &mut impl BufMut) {
+        dst.put_u32(self.initial_n);
+        super::put_metadata(dst, &self.payload);
     }
     fn decode_body(h: Header, r: &mut Reader) -> Result<Self, DecodeError> {
         let initial_n = r.u32("initial request-n")?;

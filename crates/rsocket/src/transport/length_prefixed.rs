@@ -1,11 +1,12 @@
 //! Frames with a 24-bit length prefix over a byte stream.
 
-use std::io;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use rsocket_proto::Frame;
 use rsocket_proto::codec::LengthCodec;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
@@ -17,10 +18,24 @@ use super::{FrameIo, Inbound};
 /// Largest read chunk: a read asks for at most this much, whatever length a frame announces
 /// (the buffer for a large frame grows with what arrives; see `poll_recv`).
 const READ_CHUNK: usize = 64 * 1024;
+/// Largest read chunk once frames of [`LARGE_FRAME`] bytes or more have arrived: a frame that
+/// straddles two buffers is copied into the second, and larger buffers straddle fewer frames.
+const LARGE_READ_CHUNK: usize = 1024 * 1024;
+/// See [`LARGE_READ_CHUNK`].
+const LARGE_FRAME: usize = 16 * 1024;
 /// First read chunk. A connection's buffers start empty and grow with its traffic: a read
 /// that fills the whole chunk doubles the next one, up to [`READ_CHUNK`], so an idle
 /// connection costs a few KiB and a busy one reads 64 KiB per system call.
 const FIRST_CHUNK: usize = 4 * 1024;
+/// Payload data at least this long is written from the application's own buffer, next to
+/// its frame's encoded head (one vectored write for many frames), instead of being copied
+/// into the transmit buffer; on streams that write vectors natively (TCP).
+pub(crate) const ZERO_COPY_MIN: usize = 8 * 1024;
+/// Frames up to this long (with their prefix) get a receive buffer for all of them as soon as
+/// their length prefix arrives; longer ones get one that grows with what arrives.
+const TRUSTED_FRAME: usize = 1024 * 1024 + 3;
+/// Most buffers one vectored write hands to the kernel.
+const MAX_IOV: usize = 64;
 
 /// A byte-stream transport (TCP, Unix socket, TLS, in-memory pipe) carrying length-prefixed
 /// frames.
@@ -29,9 +44,17 @@ pub struct LengthPrefixed<T> {
     io: T,
     codec: LengthCodec,
     rbuf: BytesMut,
+    /// What to write after `chunks`: frames encoded whole.
     wbuf: BytesMut,
-    /// Current read chunk (between [`FIRST_CHUNK`] and [`READ_CHUNK`]).
+    /// What to write first, oldest first: encoded frame heads and the large payloads that
+    /// follow them (see [`ZERO_COPY_MIN`]).
+    chunks: VecDeque<Bytes>,
+    /// Bytes in `chunks`.
+    chunk_bytes: usize,
+    /// Current read chunk (between [`FIRST_CHUNK`] and `max_chunk`).
     chunk: usize,
+    /// [`READ_CHUNK`], or [`LARGE_READ_CHUNK`] once large frames arrive.
+    max_chunk: usize,
     eof: bool,
     /// TCP: the handle requesters may write through.
     direct: Option<super::DirectWriter>,
@@ -45,7 +68,10 @@ impl<T> LengthPrefixed<T> {
             codec: LengthCodec::new(max_frame_len),
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
+            chunks: VecDeque::new(),
+            chunk_bytes: 0,
             chunk: FIRST_CHUNK,
+            max_chunk: READ_CHUNK,
             eof: false,
             direct: None,
         }
@@ -54,6 +80,30 @@ impl<T> LengthPrefixed<T> {
     /// The wrapped stream.
     pub fn get_ref(&self) -> &T {
         &self.io
+    }
+}
+
+impl<T> LengthPrefixed<T> {
+    /// Drops the first `n` bytes written: from `chunks`, then from `wbuf`.
+    fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(c) if n >= c.len() => {
+                    n -= c.len();
+                    self.chunk_bytes -= c.len();
+                    self.chunks.pop_front();
+                }
+                Some(c) => {
+                    c.advance(n);
+                    self.chunk_bytes -= n;
+                    n = 0;
+                }
+                None => {
+                    self.wbuf.advance(n);
+                    n = 0;
+                }
+            }
+        }
     }
 }
 
@@ -74,7 +124,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Inbound>>> {
         loop {
             match self.codec.split(&mut self.rbuf) {
-                Ok(Some(frame)) => return Poll::Ready(Ok(Some(Inbound::Encoded(frame)))),
+                Ok(Some(frame)) => {
+                    if frame.len() >= LARGE_FRAME {
+                        self.max_chunk = LARGE_READ_CHUNK;
+                    }
+                    return Poll::Ready(Ok(Some(Inbound::Encoded(frame))));
+                }
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e))),
             }
@@ -89,17 +144,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
                 });
             }
             let missing = self.codec.missing(&self.rbuf);
-            let want = missing.clamp(1, READ_CHUNK);
+            // A frame of up to TRUSTED_FRAME bytes gets room for all of its rest at once
+            // (the kernel fills it in as few reads as it can, and nothing is copied while it
+            // arrives); a longer one is read a chunk at a time.
+            let want = if missing <= TRUSTED_FRAME {
+                missing.max(1)
+            } else {
+                READ_CHUNK
+            };
             if self.rbuf.capacity() - self.rbuf.len() < want {
                 // Reuse the buffer when no frame read from it is still alive. Otherwise start
                 // a new one: of the current chunk size between frames (`reserve` would double
                 // the old one's capacity every time, growing without need while payloads are
-                // held); inside a large frame, twice what has arrived, and the whole rest of
-                // the frame once a quarter of it is here (a few copies per frame, and a
-                // lying length prefix reserves no more than five times what was received).
+                // held); inside a frame over TRUSTED_FRAME, twice what has arrived, and the
+                // whole rest of the frame once a quarter of it is here (a few copies per
+                // frame, and a lying length prefix reserves at most TRUSTED_FRAME or five
+                // times what was received, whichever is more; untouched pages cost no memory).
                 if !self.rbuf.try_reclaim(want.max(self.chunk)) {
                     let len = self.rbuf.len();
-                    let extra = if len.saturating_mul(4) >= missing {
+                    let extra = if missing <= TRUSTED_FRAME || len.saturating_mul(4) >= missing {
                         missing
                     } else {
                         missing.min(len.max(self.chunk))
@@ -117,20 +180,36 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
             ))?;
             if n == 0 {
                 self.eof = true;
-            } else if n == room && room >= self.chunk && self.chunk < READ_CHUNK {
+            } else if n == room && room >= self.chunk && self.chunk < self.max_chunk {
                 self.chunk *= 2; // the peer sends faster than we read: bigger reads
             }
         }
     }
 
     fn queue(&mut self, frame: &Frame) -> io::Result<()> {
+        if frame
+            .payload()
+            .is_some_and(|p| p.data.len() >= ZERO_COPY_MIN)
+            && self.io.is_write_vectored()
+        {
+            // The head (with whatever small frames precede it) and the data go out as they
+            // are: the payload is not copied.
+            let data = frame
+                .encode_length_prefixed_head(&mut self.wbuf)
+                .map_err(super::encode_error)?;
+            let head = self.wbuf.split().freeze();
+            self.chunk_bytes += head.len() + data.len();
+            self.chunks.push_back(head);
+            self.chunks.push_back(data);
+            return Ok(());
+        }
         frame
             .encode_length_prefixed(&mut self.wbuf)
             .map_err(super::encode_error)
     }
 
     fn backlog(&self) -> usize {
-        self.wbuf.len()
+        self.chunk_bytes + self.wbuf.len()
     }
 
     fn direct_writer(&self) -> Option<super::DirectWriter> {
@@ -147,6 +226,23 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.chunks.is_empty() {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut k = 0;
+            for c in self.chunks.iter().take(MAX_IOV) {
+                iov[k] = IoSlice::new(c);
+                k += 1;
+            }
+            if k < MAX_IOV && !self.wbuf.is_empty() {
+                iov[k] = IoSlice::new(&self.wbuf);
+                k += 1;
+            }
+            let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..k]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.consume(n);
+        }
         while !self.wbuf.is_empty() {
             let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf))?;
             if n == 0 {
@@ -212,6 +308,26 @@ impl AsyncWrite for SharedTcp {
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let tcp: &TcpStream = (*self.write).as_ref();
+        loop {
+            ready!(tcp.poll_write_ready(cx))?;
+            match tcp.try_write_vectored(bufs) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
@@ -219,5 +335,145 @@ impl AsyncWrite for SharedTcp {
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let tcp: &TcpStream = (*self.write).as_ref();
         Poll::Ready(socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rsocket_proto::frame::PayloadFrame;
+    use rsocket_proto::{Payload, StreamId};
+
+    /// A stream that takes at most `max` bytes per write, and every other write finds it
+    /// not ready.
+    struct Trickle {
+        out: Vec<u8>,
+        max: usize,
+        vectored: bool,
+        stall: bool,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            _buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl Trickle {
+        fn take(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+            self.stall = !self.stall;
+            if self.stall {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.max - n);
+                self.out.extend_from_slice(&b[..take]);
+                n += take;
+                if n == self.max {
+                    break;
+                }
+            }
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.get_mut().take(cx, &[IoSlice::new(buf)])
+        }
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let this = self.get_mut();
+            if this.vectored {
+                this.take(cx, bufs)
+            } else {
+                let first = bufs
+                    .iter()
+                    .find(|b| !b.is_empty())
+                    .map_or(&[][..], |b| &b[..]);
+                this.take(cx, &[IoSlice::new(first)])
+            }
+        }
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn frame(id: u32, len: usize, metadata: bool) -> Frame {
+        let data: Vec<u8> = (0..len).map(|i| (i as u32 ^ id) as u8).collect();
+        let mut payload = Payload::new(data);
+        if metadata {
+            payload = payload.with_metadata(Bytes::from(vec![id as u8; 5]));
+        }
+        Frame::Payload(PayloadFrame {
+            stream_id: StreamId::new(id),
+            follows: false,
+            complete: false,
+            next: true,
+            payload,
+        })
+    }
+
+    fn flush_all(t: &mut LengthPrefixed<Trickle>) {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        // Every other write takes at least one byte (up to `max`).
+        let limit = 2 * (t.backlog() / t.io.max + 2) * 2;
+        for _ in 0..limit {
+            match t.poll_flush(&mut cx) {
+                Poll::Ready(r) => return r.expect("flush"),
+                Poll::Pending => {}
+            }
+        }
+        panic!("flush did not finish");
+    }
+
+    proptest! {
+        /// Large payloads written from their own buffers (vectored) come out byte for byte
+        /// as if every frame had been copied, in order, whatever the writes accept.
+        #[test]
+        fn vectored_writes_keep_frames_whole_and_in_order(
+            sizes in proptest::collection::vec(
+                prop_oneof![0usize..64, 8000usize..8400, 20_000usize..70_000], 1..24),
+            max in prop_oneof![1usize..16, 100usize..5000, 60_000usize..200_000],
+            vectored: bool,
+            flush_every in 1usize..8,
+        ) {
+            let io = Trickle { out: Vec::new(), max, vectored, stall: false };
+            let mut t = LengthPrefixed::new(io, rsocket_proto::frame::MAX_FRAME_LEN);
+            let mut expected = BytesMut::new();
+            for (i, &len) in sizes.iter().enumerate() {
+                let f = frame(i as u32 + 1, len, i % 3 == 0);
+                f.encode_length_prefixed(&mut expected).unwrap();
+                t.queue(&f).unwrap();
+                prop_assert_eq!(t.backlog() + t.io.out.len(), expected.len());
+                if i % flush_every == 0 {
+                    flush_all(&mut t);
+                    prop_assert_eq!(t.backlog(), 0);
+                }
+            }
+            flush_all(&mut t);
+            prop_assert_eq!(t.backlog(), 0);
+            prop_assert!(t.io.out == expected[..], "bytes differ");
+        }
     }
 }

@@ -25,6 +25,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use rsocket_proto::Frame;
 
+pub(crate) use length_prefixed::ZERO_COPY_MIN;
 pub use length_prefixed::{LengthPrefixed, memory_pair};
 pub use uri::TransportUri;
 
