@@ -65,6 +65,18 @@
 //! requesting task itself when the connection's task has nothing queued, which saves that task
 //! a wake-up per round trip; everything else is batched by the connection's task, one write
 //! per wake-up.
+//!
+//! ## Buffers of a byte-stream connection (TCP, TLS, Unix, memory)
+//!
+//! Small frames are encoded into one transmit buffer; on TCP, payload data of 8 KiB or more is
+//! sent from the application's own [`bytes::Bytes`] next to its encoded frame head (vectored
+//! writes), never copied. Receive buffers start empty and grow with the traffic: reads of
+//! 4 KiB doubling up to 64 KiB, or up to 1 MiB once frames of 16 KiB or more arrive. A frame
+//! of up to 1 MiB gets a buffer for all of it as soon as its length prefix is in; a longer one
+//! gets a buffer that grows with what arrives (so a lying prefix makes us reserve at most
+//! 1 MiB, or five times what was received, whichever is more; pages not yet written cost no
+//! memory). Received frames are slices of these buffers: a payload the application keeps
+//! keeps its buffer alive.
 
 #![forbid(unsafe_code)]
 
