@@ -98,15 +98,24 @@ pub(crate) async fn run<R: Requester>(p: &Params) -> Result<ClientOut> {
             let deadline = p.deadline(start);
             let give_up = p.give_up(start);
             let mut sent = 0u64;
+            // Check the clock every 256 messages, or every MiB of payload if that comes first.
+            let batch = FNF_YIELD.min((1 << 20) / p.size.max(1) as u64).max(1);
             while Instant::now() < deadline {
-                for _ in 0..FNF_YIELD {
+                for _ in 0..batch {
                     r.fnf(data.clone()).await?;
                 }
-                sent += FNF_YIELD;
+                sent += batch;
                 tokio::task::yield_now().await;
             }
             loop {
-                let got = parse_count(&r.rr(Bytes::from_static(b"count")).await?);
+                // A peer that never answers fails the cell instead of hanging it.
+                let Ok(answer) =
+                    tokio::time::timeout_at(give_up.into(), r.rr(Bytes::from_static(b"count")))
+                        .await
+                else {
+                    bail!("no answer to the count request within --max-secs (sent {sent})");
+                };
+                let got = parse_count(&answer?);
                 if got >= sent {
                     out.msgs = got;
                     break;

@@ -451,9 +451,10 @@ pub async fn client(p: &Params) -> Result<ClientOut> {
             loop {
                 c.queue(id, RR, 0, None, b"count");
                 c.flush().await?;
-                let Some(f) = c.recv().await? else {
-                    bail!("server closed")
+                let Ok(f) = tokio::time::timeout_at(give_up.into(), c.recv()).await else {
+                    bail!("no answer to the count request within --max-secs (sent {sent})");
                 };
+                let Some(f) = f? else { bail!("server closed") };
                 let got = parse_count(&f.body);
                 if got >= sent || Instant::now() > give_up {
                     out.msgs = got;
