@@ -533,14 +533,7 @@ impl Frame {
 
     /// Writes the 24-bit length prefix and then the frame, as byte-stream transports need.
     pub fn encode_length_prefixed(&self, dst: &mut impl BufMut) -> Result<(), EncodeError> {
-        let len = self.encoded_len();
-        self.check_encodable(len)?;
-        // Prefix and header in one copy: most frames are small, and every `put` into a
-        // growable buffer checks its capacity.
-        let mut head = [0u8; 3 + HEADER_LEN];
-        head[..3].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
-        self.header().write_to(&mut head[3..]);
-        dst.put_slice(&head);
+        self.put_prefix_and_header(dst)?;
         dispatch!(self, f => f.encode_body(dst));
         Ok(())
     }
@@ -549,14 +542,21 @@ impl Frame {
     /// (empty for frames without a payload) for the caller to write right after: a transport
     /// that can write several buffers at once sends large payloads without copying them.
     pub fn encode_length_prefixed_head(&self, dst: &mut impl BufMut) -> Result<Bytes, EncodeError> {
+        self.put_prefix_and_header(dst)?;
+        dispatch!(self, f => f.encode_head(dst));
+        Ok(self.payload().map(|p| p.data.clone()).unwrap_or_default())
+    }
+
+    /// Checks the frame can be encoded, then writes its length prefix and header in one copy
+    /// (most frames are small, and every `put` into a growable buffer checks its capacity).
+    fn put_prefix_and_header(&self, dst: &mut impl BufMut) -> Result<(), EncodeError> {
         let len = self.encoded_len();
         self.check_encodable(len)?;
         let mut head = [0u8; 3 + HEADER_LEN];
         head[..3].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
         self.header().write_to(&mut head[3..]);
         dst.put_slice(&head);
-        dispatch!(self, f => f.encode_head(dst));
-        Ok(self.payload().map(|p| p.data.clone()).unwrap_or_default())
+        Ok(())
     }
 
     /// Checks a frame of encoded length `len` can be written.
