@@ -62,21 +62,27 @@
 //! credit instead.
 //!
 //! A lone request-response on TCP (no other request waiting for an answer) is written by the
-//! requesting task itself when the connection's task has nothing queued, which saves that task
-//! a wake-up per round trip; everything else is batched by the connection's task, one write
-//! per wake-up.
+//! requesting task itself when the connection's task has nothing queued and less than 8 KiB
+//! is waiting to be sent (larger payloads go through the connection's task, which sends them
+//! without copying), which saves that task a wake-up per round trip; everything else is
+//! batched by the connection's task, one write per wake-up.
 //!
 //! ## Buffers of a byte-stream connection (TCP, TLS, Unix, memory)
 //!
-//! Small frames are encoded into one transmit buffer; on TCP, payload data of 8 KiB or more is
-//! sent from the application's own [`bytes::Bytes`] next to its encoded frame head (vectored
-//! writes), never copied. Receive buffers start empty and grow with the traffic: reads of
-//! 4 KiB doubling up to 64 KiB, or up to 1 MiB once frames of 16 KiB or more arrive. A frame
-//! of up to 1 MiB gets a buffer for all of it as soon as its length prefix is in; a longer one
-//! gets a buffer that grows with what arrives (so a lying prefix makes us reserve at most
-//! 1 MiB, or five times what was received, whichever is more; pages not yet written cost no
-//! memory). Received frames are slices of these buffers: a payload the application keeps
-//! keeps its buffer alive.
+//! Small frames are encoded into one transmit buffer. Payload data of 8 KiB or more is not
+//! copied into it: it is handed to the stream as the application's own [`bytes::Bytes`], next
+//! to its encoded frame head, in one vectored write for many frames (on every stream that
+//! supports vectored writes; TCP and Unix sockets send it from there, TLS and the in-memory
+//! pipe copy it as they would any write). Receive buffers start empty and grow with the
+//! traffic: reads of 4 KiB doubling up to 64 KiB, or up to 1 MiB once a frame of 16 KiB or
+//! more has arrived on the connection (they do not shrink back afterwards). A frame of up to
+//! 1 MiB gets a buffer for all of it as soon as its length prefix is in, so a peer that sends
+//! a 3-byte prefix announcing 1 MiB makes us reserve 1 MiB for that connection; a longer frame
+//! gets a buffer that grows with what arrives (a lying prefix makes us reserve at most 1 MiB
+//! plus what was received, or five times what was received, whichever is more; with common
+//! allocators, pages not yet written cost no resident memory). Received frames are slices of
+//! these buffers: a payload the application keeps keeps its whole buffer alive (up to 1 MiB on
+//! a connection that carries large frames), so copy small payloads you keep for long.
 
 #![forbid(unsafe_code)]
 

@@ -64,7 +64,10 @@ impl Inner {
     /// Writes every queued frame straight to the transport when that keeps the order and
     /// saves the driver a wake-up: the transport gives a direct writer, the driver has nothing
     /// of its own waiting, and `alone` (the caller's request is the only one waiting for an
-    /// answer, so there is no batch to wait for). Returns true when all of it was written;
+    /// answer, so there is no batch to wait for), and less than 8 KiB is queued (an
+    /// approximation of "no frame carries payload data of 8 KiB or more", which the driver
+    /// sends without copying; the queue holds that frame and little else when this is
+    /// asked). Returns true when all of it was written;
     /// otherwise the driver must be woken (what the socket did not take waits in
     /// [`Shared::direct_rest`] for it).
     pub(crate) fn write_direct(&self, s: &mut Shared, alone: bool) -> bool {

@@ -409,7 +409,8 @@ pub(crate) trait Body: Sized {
     fn body_len(&self) -> usize;
     fn encode_body(&self, dst: &mut impl BufMut);
     /// The body without its payload's data (always the last field of a frame that has
-    /// one). Frames without a payload write their whole body.
+    /// one). Must agree with [`Frame::payload`]: frames for which it is `None` (SETUP among
+    /// them, whose payload it does not expose) write their whole body.
     fn encode_head(&self, dst: &mut impl BufMut) {
         self.encode_body(dst)
     }
@@ -539,7 +540,8 @@ impl Frame {
     }
 
     /// Like [`Frame::encode_length_prefixed`] without the payload's data, which is returned
-    /// (empty for frames without a payload) for the caller to write right after: a transport
+    /// for the caller to write right after (empty, with the whole frame written, when
+    /// [`Frame::payload`] is `None`, as for SETUP): a transport
     /// that can write several buffers at once sends large payloads without copying them.
     pub fn encode_length_prefixed_head(&self, dst: &mut impl BufMut) -> Result<Bytes, EncodeError> {
         self.put_prefix_and_header(dst)?;

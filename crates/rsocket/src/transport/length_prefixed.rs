@@ -15,24 +15,29 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::{FrameIo, Inbound};
 
-/// Largest read chunk: a read asks for at most this much, whatever length a frame announces
-/// (the buffer for a large frame grows with what arrives; see `poll_recv`).
+/// Largest read chunk between frames and inside frames over [`TRUSTED_FRAME`], until a frame
+/// of [`LARGE_FRAME`] bytes or more arrives (then [`LARGE_READ_CHUNK`]). A frame of up to
+/// [`TRUSTED_FRAME`] bytes is read into room for all of its rest, whatever the chunk.
 const READ_CHUNK: usize = 64 * 1024;
 /// Largest read chunk once frames of [`LARGE_FRAME`] bytes or more have arrived: a frame that
 /// straddles two buffers is copied into the second, and larger buffers straddle fewer frames.
+/// A connection keeps it once set: a small payload the application keeps can then pin up to
+/// this much.
 const LARGE_READ_CHUNK: usize = 1024 * 1024;
 /// See [`LARGE_READ_CHUNK`].
 const LARGE_FRAME: usize = 16 * 1024;
 /// First read chunk. A connection's buffers start empty and grow with its traffic: a read
-/// that fills the whole chunk doubles the next one, up to [`READ_CHUNK`], so an idle
-/// connection costs a few KiB and a busy one reads 64 KiB per system call.
+/// that fills the whole chunk doubles the next one, up to the connection's largest chunk, so
+/// an idle connection costs a few KiB and a busy one reads 64 KiB (or 1 MiB) per system call.
 const FIRST_CHUNK: usize = 4 * 1024;
 /// Payload data at least this long is written from the application's own buffer, next to
 /// its frame's encoded head (one vectored write for many frames), instead of being copied
-/// into the transmit buffer; on streams that write vectors natively (TCP).
+/// into the transmit buffer; on every stream whose `is_write_vectored()` says so (TCP and Unix
+/// sockets send from the buffers given; TLS and the in-memory pipe copy them as usual).
 pub(crate) const ZERO_COPY_MIN: usize = 8 * 1024;
 /// Frames up to this long (with their prefix) get a receive buffer for all of them as soon as
-/// their length prefix arrives; longer ones get one that grows with what arrives.
+/// their length prefix arrives (so a bare prefix reserves up to this much); longer ones get one
+/// that grows with what arrives.
 const TRUSTED_FRAME: usize = 1024 * 1024 + 3;
 /// Most buffers one vectored write hands to the kernel.
 const MAX_IOV: usize = 64;
@@ -158,8 +163,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
                 // the old one's capacity every time, growing without need while payloads are
                 // held); inside a frame over TRUSTED_FRAME, twice what has arrived, and the
                 // whole rest of the frame once a quarter of it is here (a few copies per
-                // frame, and a lying length prefix reserves at most TRUSTED_FRAME or five
-                // times what was received, whichever is more; untouched pages cost no memory).
+                // frame, and a lying length prefix reserves at most TRUSTED_FRAME plus what was
+                // received, or five times what was received, whichever is more; with common
+                // allocators, untouched pages cost no resident memory).
                 if !self.rbuf.try_reclaim(want.max(self.chunk)) {
                     let len = self.rbuf.len();
                     let extra = if missing <= TRUSTED_FRAME || len.saturating_mul(4) >= missing {
