@@ -74,15 +74,15 @@
 //! to its encoded frame head, in one vectored write for many frames (on every stream that
 //! supports vectored writes; TCP and Unix sockets send it from there, TLS and the in-memory
 //! pipe copy it as they would any write). Receive buffers start empty and grow with the
-//! traffic: reads of 4 KiB doubling up to 64 KiB, or up to 1 MiB once a frame of 16 KiB or
-//! more has arrived on the connection (they do not shrink back afterwards). A frame of up to
-//! 1 MiB gets a buffer for all of it as soon as its length prefix is in, so a peer that sends
-//! a 3-byte prefix announcing 1 MiB makes us reserve 1 MiB for that connection; a longer frame
-//! gets a buffer that grows with what arrives (a lying prefix makes us reserve at most 1 MiB
-//! plus what was received, or five times what was received, whichever is more; with common
-//! allocators, pages not yet written cost no resident memory). Received frames are slices of
-//! these buffers: a payload the application keeps keeps its whole buffer alive (up to 1 MiB on
-//! a connection that carries large frames), so copy small payloads you keep for long.
+//! traffic: reads of 4 KiB doubling up to 64 KiB, or up to 1 MiB once a frame of 16 KiB or more
+//! has arrived on the connection (back to 64 KiB after 1,024 smaller frames in a row). A frame
+//! of up to 1 MiB gets a buffer for all of it as soon as its length prefix is in, so a peer
+//! that sends a 3-byte prefix announcing 1 MiB makes us reserve 1 MiB for that connection; a
+//! longer frame gets a buffer that grows with what arrives (a lying prefix makes us reserve at
+//! most 1 MiB plus what was received, or five times what was received, whichever is more; with
+//! common allocators, pages not yet written cost no resident memory). Received frames are
+//! slices of these buffers: a payload the application keeps keeps its whole buffer alive (up to
+//! 1 MiB on a connection that carries large frames), so copy small payloads you keep for long.
 
 #![forbid(unsafe_code)]
 

@@ -21,11 +21,14 @@ use super::{FrameIo, Inbound};
 const READ_CHUNK: usize = 64 * 1024;
 /// Largest read chunk once frames of [`LARGE_FRAME`] bytes or more have arrived: a frame that
 /// straddles two buffers is copied into the second, and larger buffers straddle fewer frames.
-/// A connection keeps it once set: a small payload the application keeps can then pin up to
-/// this much.
+/// A connection keeps it until [`SMALL_RUN`] smaller frames in a row have arrived; meanwhile
+/// a small payload the application keeps can pin up to this much.
 const LARGE_READ_CHUNK: usize = 1024 * 1024;
 /// See [`LARGE_READ_CHUNK`].
 const LARGE_FRAME: usize = 16 * 1024;
+/// Frames under [`LARGE_FRAME`] in a row after which a connection's reads go back to at most
+/// [`READ_CHUNK`].
+const SMALL_RUN: u32 = 1024;
 /// First read chunk. A connection's buffers start empty and grow with its traffic: a read
 /// that fills the whole chunk doubles the next one, up to the connection's largest chunk, so
 /// an idle connection costs a few KiB and a busy one reads 64 KiB (or 1 MiB) per system call.
@@ -60,6 +63,8 @@ pub struct LengthPrefixed<T> {
     chunk: usize,
     /// [`READ_CHUNK`], or [`LARGE_READ_CHUNK`] once large frames arrive.
     max_chunk: usize,
+    /// Frames under [`LARGE_FRAME`] received in a row while `max_chunk` is large.
+    small_run: u32,
     eof: bool,
     /// TCP: the handle requesters may write through.
     direct: Option<super::DirectWriter>,
@@ -77,6 +82,7 @@ impl<T> LengthPrefixed<T> {
             chunk_bytes: 0,
             chunk: FIRST_CHUNK,
             max_chunk: READ_CHUNK,
+            small_run: 0,
             eof: false,
             direct: None,
         }
@@ -132,6 +138,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
                 Ok(Some(frame)) => {
                     if frame.len() >= LARGE_FRAME {
                         self.max_chunk = LARGE_READ_CHUNK;
+                        self.small_run = 0;
+                    } else if self.max_chunk > READ_CHUNK {
+                        self.small_run += 1;
+                        if self.small_run >= SMALL_RUN {
+                            self.max_chunk = READ_CHUNK;
+                            self.chunk = self.chunk.min(READ_CHUNK);
+                        }
                     }
                     return Poll::Ready(Ok(Some(Inbound::Encoded(frame))));
                 }
@@ -454,6 +467,47 @@ mod tests {
             }
         }
         panic!("flush did not finish");
+    }
+
+    /// A large frame raises the read chunk limit; a long run of small frames lowers it again.
+    #[test]
+    fn read_chunk_limit_follows_frame_sizes() {
+        let mut wire = BytesMut::new();
+        frame(1, 20_000, false)
+            .encode_length_prefixed(&mut wire)
+            .unwrap();
+        for i in 0..SMALL_RUN as usize + 1 {
+            frame(3, i % 50, false)
+                .encode_length_prefixed(&mut wire)
+                .unwrap();
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (mut a, b) = tokio::io::duplex(64 * 1024);
+            let writer = tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                a.write_all(&wire).await.unwrap();
+                a
+            });
+            let mut t = LengthPrefixed::new(b, rsocket_proto::frame::MAX_FRAME_LEN);
+            let first = std::future::poll_fn(|cx| t.poll_recv(cx)).await;
+            assert!(matches!(first, Ok(Some(Inbound::Encoded(f))) if f.len() > 20_000));
+            assert_eq!(t.max_chunk, LARGE_READ_CHUNK);
+            for i in 0..SMALL_RUN {
+                let f = std::future::poll_fn(|cx| t.poll_recv(cx)).await;
+                assert!(matches!(f, Ok(Some(Inbound::Encoded(_)))), "frame {i}");
+                let want = if i + 1 < SMALL_RUN {
+                    LARGE_READ_CHUNK
+                } else {
+                    READ_CHUNK
+                };
+                assert_eq!(t.max_chunk, want, "after {} small frames", i + 1);
+            }
+            assert!(t.chunk <= READ_CHUNK);
+            drop(writer.await.unwrap());
+        });
     }
 
     proptest! {
