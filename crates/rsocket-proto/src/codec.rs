@@ -13,6 +13,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+pub use crate::encoded::EncodedFrames;
 use crate::frame::{DecodeError, MAX_FRAME_LEN};
 
 /// Size of the length prefix.

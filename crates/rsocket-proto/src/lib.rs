@@ -53,6 +53,7 @@
 pub mod codec;
 pub mod connection;
 pub mod credit;
+mod encoded;
 pub mod frame;
 mod payload;
 pub mod stream_map;

@@ -116,6 +116,13 @@ impl<T: DriverIo> Driver<T> {
         let frame_timeout = {
             let mut s = inner.lock();
             s.direct = io.direct_writer();
+            // A byte-stream transport takes frames encoded as they are sent (no queue of
+            // frames in between), unless outgoing frames are to be logged one by one.
+            if !tracing::enabled!(target: "rsocket::frames", tracing::Level::TRACE)
+                && let Some(zero_copy_min) = io.encoded_frames()
+            {
+                s.conn.encode_transmit(zero_copy_min);
+            }
             s.conn.config().limits.frame_read_timeout
         };
         Driver {
@@ -558,6 +565,17 @@ impl<T: DriverIo> Driver<T> {
                 tracing::warn!(error = %e, "could not queue a direct write's remainder");
             }
             s.direct_rest.clear();
+        }
+        if let Some(encoded) = s.conn.encoded_transmit() {
+            if !encoded.is_empty()
+                && let Err(e) = self.io.append_encoded(encoded)
+            {
+                tracing::warn!(error = %e, "could not queue encoded frames");
+                encoded.clear();
+            }
+            if let Some(e) = s.conn.take_encode_error() {
+                tracing::warn!(error = %e, "could not encode a frame");
+            }
         }
         while let Some(f) = s.conn.poll_transmit() {
             log_frame("out", || Ok(f.clone()));

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use rsocket_proto::codec::EncodedFrames;
 use rsocket_proto::frame::{ErrorFrame, Resume};
 use rsocket_proto::{ErrorCode, Frame, StreamId};
 use tokio::sync::mpsc;
@@ -142,6 +143,16 @@ pub(crate) trait DriverIo: Send + Unpin + 'static {
     }
     /// See [`FrameIo::queue_encoded`].
     fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// See [`FrameIo::encoded_frames`]; none for a resumable session (its transport may be
+    /// replaced by one of another kind).
+    fn encoded_frames(&self) -> Option<usize> {
+        None
+    }
+    /// See [`FrameIo::append_encoded`].
+    fn append_encoded(&mut self, frames: &mut EncodedFrames) -> io::Result<()> {
+        let _ = frames;
+        Err(io::ErrorKind::Unsupported.into())
+    }
     /// Puts a new transport in place.
     fn attach(&mut self, io: Box<dyn FrameIo>);
 }
@@ -180,6 +191,14 @@ impl<T: FrameIo> DriverIo for T {
     }
     fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
         FrameIo::queue_encoded(self, bytes)
+    }
+    #[inline]
+    fn encoded_frames(&self) -> Option<usize> {
+        FrameIo::encoded_frames(self)
+    }
+    #[inline]
+    fn append_encoded(&mut self, frames: &mut EncodedFrames) -> io::Result<()> {
+        FrameIo::append_encoded(self, frames)
     }
 }
 

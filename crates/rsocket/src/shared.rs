@@ -64,24 +64,34 @@ impl Inner {
     /// Writes every queued frame straight to the transport when that keeps the order and
     /// saves the driver a wake-up: the transport gives a direct writer, the driver has nothing
     /// of its own waiting, and `alone` (the caller's request is the only one waiting for an
-    /// answer, so there is no batch to wait for), and less than 8 KiB is queued (an
-    /// approximation of "no frame carries payload data of 8 KiB or more", which the driver
-    /// sends without copying; the queue holds that frame and little else when this is
-    /// asked). Returns true when all of it was written;
-    /// otherwise the driver must be woken (what the socket did not take waits in
-    /// [`Shared::direct_rest`] for it).
+    /// answer, so there is no batch to wait for). A large payload (see
+    /// [`crate::transport::ZERO_COPY_MIN`]) is left to the driver, which writes it without
+    /// copying it: the copy would cost more than the wake-up. Returns true when all of it was
+    /// written; otherwise the driver must be woken (what the socket did not take stays queued
+    /// for it, in the connection's encoded frames or in [`Shared::direct_rest`]).
     pub(crate) fn write_direct(&self, s: &mut Shared, alone: bool) -> bool {
-        // A large payload goes through the driver, which writes it without copying it
-        // (vectored write): the copy would cost more than the wake-up.
-        if !alone
-            || self.io_busy.load(Ordering::Acquire)
-            || s.conn.pending_transmit_bytes() >= crate::transport::ZERO_COPY_MIN
-        {
+        if !alone || self.io_busy.load(Ordering::Acquire) {
             return false;
         }
         let Some(w) = s.direct.as_ref().and_then(|d| d.upgrade()) else {
             return false;
         };
+        if let Some(encoded) = s.conn.encoded_transmit() {
+            let Some(bytes) = encoded.contiguous() else {
+                return false;
+            };
+            let n = w.try_write(bytes).unwrap_or(0);
+            encoded.consume(n);
+            if encoded.is_empty() {
+                return true;
+            }
+            self.io_busy.store(true, Ordering::Release);
+            return false;
+        }
+        // Frames queued one by one (their outgoing log is on).
+        if s.conn.pending_transmit_bytes() >= crate::transport::ZERO_COPY_MIN {
+            return false;
+        }
         let mut buf = std::mem::take(&mut s.direct_rest);
         while let Some(f) = s.conn.poll_transmit() {
             crate::driver::log_frame("out", || Ok(f.clone()));

@@ -57,6 +57,7 @@ mod fragment;
 mod inbound;
 mod resume;
 mod stream;
+mod transmit;
 
 use crate::stream_map::{StreamMap, stream_map};
 use std::collections::VecDeque;
@@ -201,6 +202,11 @@ pub struct Connection {
     ids_wrapped: bool,
     transmit: VecDeque<(Frame, usize)>,
     transmit_bytes: usize,
+    /// Set by [`Connection::encode_transmit`]: frames are encoded here instead of being
+    /// queued in `transmit`.
+    encoded: Option<crate::codec::EncodedFrames>,
+    /// The last frame that could not be encoded into `encoded` (it was dropped).
+    encode_error: Option<crate::frame::EncodeError>,
     events: VecDeque<Event>,
     reassembly_bytes: usize,
     sent_position: u64,
@@ -232,6 +238,8 @@ impl Connection {
             ids_wrapped: false,
             transmit: VecDeque::new(),
             transmit_bytes: 0,
+            encoded: None,
+            encode_error: None,
             events: VecDeque::new(),
             reassembly_bytes: 0,
             sent_position: 0,
@@ -403,15 +411,16 @@ impl Connection {
         self.now
     }
 
-    /// Bytes of frames waiting in [`Connection::poll_transmit`].
+    /// Bytes of frames waiting in [`Connection::poll_transmit`] (or, once
+    /// [`Connection::encode_transmit`] was called, in [`Connection::encoded_transmit`]).
     pub fn pending_transmit_bytes(&self) -> usize {
-        self.transmit_bytes
+        self.transmit_bytes + self.encoded.as_ref().map_or(0, |e| e.len())
     }
 
     /// False when the transmit queue is over [`Limits::max_pending_transmit`]: the application
     /// should wait (drain the transmit queue to the transport) before sending more.
     pub fn can_send(&self) -> bool {
-        self.transmit_bytes < self.config.limits.max_pending_transmit
+        self.pending_transmit_bytes() < self.config.limits.max_pending_transmit
     }
 
     /// Availability for load balancing in [0, 1]: 0 when closed or when lease is enabled and
@@ -429,7 +438,8 @@ impl Connection {
         }
     }
 
-    /// The next frame to write, oldest first.
+    /// The next frame to write, oldest first (always `None` once
+    /// [`Connection::encode_transmit`] was called).
     pub fn poll_transmit(&mut self) -> Option<Frame> {
         let (frame, len) = self.transmit.pop_front()?;
         self.transmit_bytes -= len;
@@ -522,8 +532,7 @@ impl Connection {
             // Unsent frames are dropped: the resumable ones are in the store and go out again
             // after RESUME. Partial reassemblies stay: they match the position received, and
             // the peer resends only what comes after it.
-            self.transmit.clear();
-            self.transmit_bytes = 0;
+            self.clear_transmit();
             self.events.push_back(Event::Disconnected);
             return;
         }
@@ -876,15 +885,13 @@ impl Connection {
         if self.is_disconnected() {
             return;
         }
-        self.transmit_bytes += len;
-        self.transmit.push_back((frame, len));
+        self.push_transmit(frame, len);
     }
 
     /// Queues a frame for the current transport only (RESUME, RESUME_OK).
     fn transmit_now(&mut self, frame: Frame) {
         let len = frame.encoded_len();
-        self.transmit_bytes += len;
-        self.transmit.push_back((frame, len));
+        self.push_transmit(frame, len);
     }
 
     /// Queues every kept frame after `peer_position` for retransmission.
@@ -895,8 +902,7 @@ impl Connection {
         r.store.release(peer_position);
         let frames: Vec<(Frame, usize)> = r.store.frames().cloned().collect();
         for (f, len) in frames {
-            self.transmit_bytes += len;
-            self.transmit.push_back((f, len));
+            self.push_transmit(f, len);
         }
     }
 
@@ -961,8 +967,7 @@ impl Connection {
                 resume.first_available_client_position, self.received_position
             ));
         }
-        self.transmit.clear();
-        self.transmit_bytes = 0;
+        self.clear_transmit();
         self.transmit_now(Frame::ResumeOk(crate::frame::ResumeOk {
             last_received_client_position: self.received_position,
         }));

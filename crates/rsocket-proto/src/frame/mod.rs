@@ -534,7 +534,17 @@ impl Frame {
 
     /// Writes the 24-bit length prefix and then the frame, as byte-stream transports need.
     pub fn encode_length_prefixed(&self, dst: &mut impl BufMut) -> Result<(), EncodeError> {
-        self.put_prefix_and_header(dst)?;
+        self.encode_length_prefixed_sized(self.encoded_len(), dst)
+    }
+
+    /// [`Frame::encode_length_prefixed`] for a caller that knows the frame's
+    /// [`Frame::encoded_len`] already.
+    pub(crate) fn encode_length_prefixed_sized(
+        &self,
+        len: usize,
+        dst: &mut impl BufMut,
+    ) -> Result<(), EncodeError> {
+        self.put_prefix_and_header(len, dst)?;
         dispatch!(self, f => f.encode_body(dst));
         Ok(())
     }
@@ -544,15 +554,14 @@ impl Frame {
     /// [`Frame::payload`] is `None`, as for SETUP): a transport
     /// that can write several buffers at once sends large payloads without copying them.
     pub fn encode_length_prefixed_head(&self, dst: &mut impl BufMut) -> Result<Bytes, EncodeError> {
-        self.put_prefix_and_header(dst)?;
+        self.put_prefix_and_header(self.encoded_len(), dst)?;
         dispatch!(self, f => f.encode_head(dst));
         Ok(self.payload().map(|p| p.data.clone()).unwrap_or_default())
     }
 
     /// Checks the frame can be encoded, then writes its length prefix and header in one copy
     /// (most frames are small, and every `put` into a growable buffer checks its capacity).
-    fn put_prefix_and_header(&self, dst: &mut impl BufMut) -> Result<(), EncodeError> {
-        let len = self.encoded_len();
+    fn put_prefix_and_header(&self, len: usize, dst: &mut impl BufMut) -> Result<(), EncodeError> {
         self.check_encodable(len)?;
         let mut head = [0u8; 3 + HEADER_LEN];
         head[..3].copy_from_slice(&(len as u32).to_be_bytes()[1..]);

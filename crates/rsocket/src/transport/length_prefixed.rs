@@ -1,14 +1,13 @@
 //! Frames with a 24-bit length prefix over a byte stream.
 
-use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::BytesMut;
 use rsocket_proto::Frame;
-use rsocket_proto::codec::LengthCodec;
+use rsocket_proto::codec::{EncodedFrames, LengthCodec};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -52,13 +51,8 @@ pub struct LengthPrefixed<T> {
     io: T,
     codec: LengthCodec,
     rbuf: BytesMut,
-    /// What to write after `chunks`: frames encoded whole.
-    wbuf: BytesMut,
-    /// What to write first, oldest first: encoded frame heads and the large payloads that
-    /// follow them (see [`ZERO_COPY_MIN`]).
-    chunks: VecDeque<Bytes>,
-    /// Bytes in `chunks`.
-    chunk_bytes: usize,
+    /// What waits to be written (large payloads uncopied, see [`ZERO_COPY_MIN`]).
+    out: EncodedFrames,
     /// Current read chunk (between [`FIRST_CHUNK`] and `max_chunk`).
     chunk: usize,
     /// [`READ_CHUNK`], or [`LARGE_READ_CHUNK`] once large frames arrive.
@@ -70,16 +64,19 @@ pub struct LengthPrefixed<T> {
     direct: Option<super::DirectWriter>,
 }
 
-impl<T> LengthPrefixed<T> {
+impl<T: AsyncWrite> LengthPrefixed<T> {
     /// Wraps a byte stream, refusing inbound frames over `max_frame_len`.
     pub fn new(io: T, max_frame_len: usize) -> Self {
+        let zero_copy_min = if io.is_write_vectored() {
+            ZERO_COPY_MIN
+        } else {
+            usize::MAX
+        };
         LengthPrefixed {
             io,
             codec: LengthCodec::new(max_frame_len),
             rbuf: BytesMut::new(),
-            wbuf: BytesMut::new(),
-            chunks: VecDeque::new(),
-            chunk_bytes: 0,
+            out: EncodedFrames::new(zero_copy_min),
             chunk: FIRST_CHUNK,
             max_chunk: READ_CHUNK,
             small_run: 0,
@@ -87,34 +84,12 @@ impl<T> LengthPrefixed<T> {
             direct: None,
         }
     }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &T {
-        &self.io
-    }
 }
 
 impl<T> LengthPrefixed<T> {
-    /// Drops the first `n` bytes written: from `chunks`, then from `wbuf`.
-    fn consume(&mut self, mut n: usize) {
-        while n > 0 {
-            match self.chunks.front_mut() {
-                Some(c) if n >= c.len() => {
-                    n -= c.len();
-                    self.chunk_bytes -= c.len();
-                    self.chunks.pop_front();
-                }
-                Some(c) => {
-                    c.advance(n);
-                    self.chunk_bytes -= n;
-                    n = 0;
-                }
-                None => {
-                    self.wbuf.advance(n);
-                    n = 0;
-                }
-            }
-        }
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &T {
+        &self.io
     }
 }
 
@@ -206,29 +181,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
     }
 
     fn queue(&mut self, frame: &Frame) -> io::Result<()> {
-        if frame
-            .payload()
-            .is_some_and(|p| p.data.len() >= ZERO_COPY_MIN)
-            && self.io.is_write_vectored()
-        {
-            // The head (with whatever small frames precede it) and the data go out as they
-            // are: the payload is not copied.
-            let data = frame
-                .encode_length_prefixed_head(&mut self.wbuf)
-                .map_err(super::encode_error)?;
-            let head = self.wbuf.split().freeze();
-            self.chunk_bytes += head.len() + data.len();
-            self.chunks.push_back(head);
-            self.chunks.push_back(data);
-            return Ok(());
-        }
-        frame
-            .encode_length_prefixed(&mut self.wbuf)
-            .map_err(super::encode_error)
+        self.out.push(frame).map_err(super::encode_error)
     }
 
     fn backlog(&self) -> usize {
-        self.chunk_bytes + self.wbuf.len()
+        self.out.len()
     }
 
     fn direct_writer(&self) -> Option<super::DirectWriter> {
@@ -236,7 +193,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
     }
 
     fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.wbuf.extend_from_slice(bytes);
+        self.out.push_encoded(bytes);
+        Ok(())
+    }
+
+    fn encoded_frames(&self) -> Option<usize> {
+        Some(self.out.zero_copy_min())
+    }
+
+    fn append_encoded(&mut self, frames: &mut EncodedFrames) -> io::Result<()> {
+        self.out.append(frames);
         Ok(())
     }
 
@@ -245,29 +211,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.chunks.is_empty() {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut k = 0;
-            for c in self.chunks.iter().take(MAX_IOV) {
-                iov[k] = IoSlice::new(c);
-                k += 1;
-            }
-            if k < MAX_IOV && !self.wbuf.is_empty() {
-                iov[k] = IoSlice::new(&self.wbuf);
-                k += 1;
-            }
-            let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..k]))?;
+        while !self.out.is_empty() {
+            let n = if let Some(buf) = self.out.contiguous() {
+                ready!(Pin::new(&mut self.io).poll_write(cx, buf))?
+            } else {
+                let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                let k = self.out.io_slices(&mut iov);
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..k]))?
+            };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.consume(n);
-        }
-        while !self.wbuf.is_empty() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.wbuf.advance(n);
+            self.out.consume(n);
         }
         Pin::new(&mut self.io).poll_flush(cx)
     }
@@ -445,7 +400,7 @@ mod tests {
         let data: Vec<u8> = (0..len).map(|i| (i as u32 ^ id) as u8).collect();
         let mut payload = Payload::new(data);
         if metadata {
-            payload = payload.with_metadata(Bytes::from(vec![id as u8; 5]));
+            payload = payload.with_metadata(bytes::Bytes::from(vec![id as u8; 5]));
         }
         Frame::Payload(PayloadFrame {
             stream_id: StreamId::new(id),

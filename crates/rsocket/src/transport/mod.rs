@@ -24,6 +24,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use rsocket_proto::Frame;
+use rsocket_proto::codec::EncodedFrames;
 
 pub(crate) use length_prefixed::ZERO_COPY_MIN;
 pub use length_prefixed::{LengthPrefixed, memory_pair};
@@ -70,6 +71,23 @@ pub trait FrameIo: Send + Unpin + 'static {
             "this transport takes frames only",
         ))
     }
+    /// `Some(n)` when the transport writes frames encoded with their length prefixes
+    /// ([`FrameIo::append_encoded`]); the connection then encodes its frames as it sends
+    /// them, keeping payload data of `n` bytes or more uncopied (`usize::MAX`: copy all).
+    /// Default: `None`, frames go through [`FrameIo::queue`].
+    fn encoded_frames(&self) -> Option<usize> {
+        None
+    }
+    /// Moves frames encoded with their length prefixes to the end of what is queued,
+    /// leaving `frames` empty. Transports whose [`FrameIo::encoded_frames`] is `Some` must
+    /// implement it.
+    fn append_encoded(&mut self, frames: &mut EncodedFrames) -> io::Result<()> {
+        let _ = frames;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this transport takes frames only",
+        ))
+    }
 }
 
 /// Writes to a TCP connection from outside its task (see [`FrameIo::direct_writer`]). Holds
@@ -105,6 +123,12 @@ impl FrameIo for Box<dyn FrameIo> {
     }
     fn direct_writer(&self) -> Option<DirectWriter> {
         (**self).direct_writer()
+    }
+    fn encoded_frames(&self) -> Option<usize> {
+        (**self).encoded_frames()
+    }
+    fn append_encoded(&mut self, frames: &mut EncodedFrames) -> io::Result<()> {
+        (**self).append_encoded(frames)
     }
     fn queue_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
         (**self).queue_encoded(bytes)
