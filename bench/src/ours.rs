@@ -19,17 +19,16 @@ pub async fn serve(p: &Params) -> Result<()> {
     let c1 = fnf_count.clone();
     let c2 = fnf_count.clone();
     let handler = RequestHandler::new()
-        .request_response(move |req: Payload| {
-            let answer = if counting {
+        // Both answer at once: registered without a future (no allocation per request).
+        .request_response_sync(move |req: Payload| {
+            Ok(if counting {
                 Payload::from(c1.load(Ordering::Relaxed).to_string())
             } else {
                 req
-            };
-            async move { Ok(answer) }
+            })
         })
-        .fire_and_forget(move |_req| {
+        .fire_and_forget_sync(move |_req| {
             c2.fetch_add(1, Ordering::Relaxed);
-            async {}
         })
         .request_stream(move |req: Payload| {
             let n = parse_count(&req.data);

@@ -19,7 +19,7 @@ use rsocket_proto::frame::Setup;
 use rsocket_proto::{ErrorCode, Event, RequestKind, StreamId};
 use tokio::time::Sleep;
 
-use crate::responder::Responder;
+use crate::responder::{Handled, Responder};
 use crate::resume::{DriverIo, Resumption};
 use crate::server::{Acceptor, SetupInfo};
 use crate::shared::{
@@ -410,9 +410,20 @@ impl<T: DriverIo> Driver<T> {
                 }
                 // Handlers that finish at once (the common case) are done here: no task, no
                 // gate, no producer slot.
-                Deferred::Fnf(p) => self.spawn_task(self.responder.fire_and_forget(p)),
+                Deferred::Fnf(p) => {
+                    if let Handled::Later(p) = self.responder.fire_and_forget_sync(p) {
+                        self.spawn_task(self.responder.fire_and_forget(p));
+                    }
+                }
                 Deferred::Push(m) => self.spawn_task(self.responder.metadata_push(m)),
                 Deferred::Response(id, p) => {
+                    let p = match self.responder.request_response_sync(p) {
+                        Handled::Now(answer) => {
+                            self.answers.push((id, answer));
+                            continue;
+                        }
+                        Handled::Later(p) => p,
+                    };
                     let mut fut = self.responder.request_response(p);
                     let mut noop = Context::from_waker(futures::task::noop_waker_ref());
                     if let Poll::Ready(answer) = fut.poll_unpin(&mut noop) {

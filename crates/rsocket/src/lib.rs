@@ -40,6 +40,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Handlers run on the connection's task. Request-response and fire-and-forget handlers that
+//! finish at once can be registered without a future
+//! ([`RequestHandler::request_response_sync`], [`RequestHandler::fire_and_forget_sync`]),
+//! which saves an allocation and a poll per request.
+//!
 //! ## Cancel safety
 //!
 //! Dropping a request-response future or a [`PayloadStream`] before it ends sends CANCEL; the
@@ -100,7 +105,7 @@ pub mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorKind};
-pub use responder::{NoResponder, RequestHandler, Responder, ResponseStream};
+pub use responder::{Handled, NoResponder, RequestHandler, Responder, ResponseStream};
 pub use resume::{Backoff, ResumeOptions};
 pub use rsocket::{PayloadStream, RSocket};
 pub use rsocket_proto::connection::ResumeConfig;

@@ -13,6 +13,16 @@ use crate::{Error, Payload, PayloadStream};
 /// A stream of response payloads produced by a handler.
 pub type ResponseStream = BoxStream<'static, Result<Payload, Error>>;
 
+/// What a responder's synchronous path ([`Responder::fire_and_forget_sync`],
+/// [`Responder::request_response_sync`]) did with a request.
+#[derive(Debug)]
+pub enum Handled<T> {
+    /// Handled at once, with this outcome.
+    Now(T),
+    /// Not handled here: the request goes to the asynchronous method.
+    Later(Payload),
+}
+
 /// Answers the requests a peer sends. One implementation serves a whole connection.
 ///
 /// Every method has a default that refuses the interaction with APPLICATION_ERROR, so an
@@ -60,6 +70,22 @@ pub trait Responder: Send + Sync + 'static {
         let _ = metadata;
         futures::future::ready(()).boxed()
     }
+
+    /// REQUEST_FNF without a future: asked first, for every fire-and-forget; return
+    /// [`Handled::Later`] (the default) to have [`Responder::fire_and_forget`] take it. A
+    /// handler that finishes at once saves the allocation and polling of a future (see
+    /// [`RequestHandler::fire_and_forget_sync`]). It runs on the connection's task: it must
+    /// not block. A wrapper that overrides [`Responder::fire_and_forget`] must override this
+    /// too, or keep the default, so that its override is not bypassed.
+    fn fire_and_forget_sync(&self, request: Payload) -> Handled<()> {
+        Handled::Later(request)
+    }
+
+    /// REQUEST_RESPONSE without a future: like [`Responder::fire_and_forget_sync`], for
+    /// [`Responder::request_response`]; the answer (or error) is sent at once.
+    fn request_response_sync(&self, request: Payload) -> Handled<Result<Payload, Error>> {
+        Handled::Later(request)
+    }
 }
 
 impl<R: Responder + ?Sized> Responder for Arc<R> {
@@ -78,6 +104,12 @@ impl<R: Responder + ?Sized> Responder for Arc<R> {
     fn metadata_push(&self, metadata: Bytes) -> BoxFuture<'static, ()> {
         (**self).metadata_push(metadata)
     }
+    fn fire_and_forget_sync(&self, request: Payload) -> Handled<()> {
+        (**self).fire_and_forget_sync(request)
+    }
+    fn request_response_sync(&self, request: Payload) -> Handled<Result<Payload, Error>> {
+        (**self).request_response_sync(request)
+    }
 }
 
 /// A responder that refuses everything (the default when none is given).
@@ -86,14 +118,28 @@ pub struct NoResponder;
 
 impl Responder for NoResponder {}
 
-type FnfFn = Arc<dyn Fn(Payload) -> BoxFuture<'static, ()> + Send + Sync>;
-type RrFn = Arc<dyn Fn(Payload) -> BoxFuture<'static, Result<Payload, Error>> + Send + Sync>;
+/// A handler registered asynchronous or synchronous.
+#[derive(Clone)]
+enum Either<A, S> {
+    Async(A),
+    Sync(S),
+}
+
+type FnfFn = Either<
+    Arc<dyn Fn(Payload) -> BoxFuture<'static, ()> + Send + Sync>,
+    Arc<dyn Fn(Payload) + Send + Sync>,
+>;
+type RrFn = Either<
+    Arc<dyn Fn(Payload) -> BoxFuture<'static, Result<Payload, Error>> + Send + Sync>,
+    Arc<dyn Fn(Payload) -> Result<Payload, Error> + Send + Sync>,
+>;
 type StreamFn = Arc<dyn Fn(Payload) -> ResponseStream + Send + Sync>;
 type ChannelFn = Arc<dyn Fn(Payload, PayloadStream) -> ResponseStream + Send + Sync>;
 type PushFn = Arc<dyn Fn(Bytes) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// A [`Responder`] built from closures, one per interaction model; unset ones refuse with
-/// APPLICATION_ERROR.
+/// APPLICATION_ERROR. Fire-and-forget and request-response handlers that finish at once can
+/// be registered without a future (`*_sync`), which saves an allocation per request.
 ///
 /// ```
 /// use futures::stream::{self, StreamExt};
@@ -131,23 +177,63 @@ impl RequestHandler {
         Self::default()
     }
 
-    /// Handles fire-and-forget.
+    /// Handles fire-and-forget (replacing any fire-and-forget handler set before).
     pub fn fire_and_forget<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(Payload) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.fnf = Some(Arc::new(move |p| f(p).boxed()));
+        self.fnf = Some(Either::Async(Arc::new(move |p| f(p).boxed())));
         self
     }
 
-    /// Handles request-response.
+    /// Handles fire-and-forget with a function that finishes at once (no future to allocate
+    /// and poll). It runs on the connection's task: it must not block.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use rsocket::RequestHandler;
+    ///
+    /// let seen = Arc::new(AtomicU64::new(0));
+    /// let counter = seen.clone();
+    /// let handler = RequestHandler::new().fire_and_forget_sync(move |_p| {
+    ///     counter.fetch_add(1, Ordering::Relaxed);
+    /// });
+    /// # let _ = handler;
+    /// ```
+    pub fn fire_and_forget_sync<F>(mut self, f: F) -> Self
+    where
+        F: Fn(Payload) + Send + Sync + 'static,
+    {
+        self.fnf = Some(Either::Sync(Arc::new(f)));
+        self
+    }
+
+    /// Handles request-response (replacing any request-response handler set before).
     pub fn request_response<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(Payload) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Payload, Error>> + Send + 'static,
     {
-        self.rr = Some(Arc::new(move |p| f(p).boxed()));
+        self.rr = Some(Either::Async(Arc::new(move |p| f(p).boxed())));
+        self
+    }
+
+    /// Handles request-response with a function that answers at once (no future to allocate
+    /// and poll). It runs on the connection's task: it must not block.
+    ///
+    /// ```
+    /// use rsocket::{Payload, RequestHandler};
+    ///
+    /// let echo = RequestHandler::new().request_response_sync(|p: Payload| Ok(p));
+    /// # let _ = echo;
+    /// ```
+    pub fn request_response_sync<F>(mut self, f: F) -> Self
+    where
+        F: Fn(Payload) -> Result<Payload, Error> + Send + Sync + 'static,
+    {
+        self.rr = Some(Either::Sync(Arc::new(f)));
         self
     }
 
@@ -185,14 +271,34 @@ impl RequestHandler {
 impl Responder for RequestHandler {
     fn fire_and_forget(&self, request: Payload) -> BoxFuture<'static, ()> {
         match &self.fnf {
-            Some(f) => f(request),
+            Some(Either::Async(f)) => f(request),
+            Some(Either::Sync(f)) => {
+                f(request);
+                futures::future::ready(()).boxed()
+            }
             None => NoResponder.fire_and_forget(request),
         }
     }
     fn request_response(&self, request: Payload) -> BoxFuture<'static, Result<Payload, Error>> {
         match &self.rr {
-            Some(f) => f(request),
+            Some(Either::Async(f)) => f(request),
+            Some(Either::Sync(f)) => futures::future::ready(f(request)).boxed(),
             None => NoResponder.request_response(request),
+        }
+    }
+    fn fire_and_forget_sync(&self, request: Payload) -> Handled<()> {
+        match &self.fnf {
+            Some(Either::Sync(f)) => {
+                f(request);
+                Handled::Now(())
+            }
+            _ => Handled::Later(request),
+        }
+    }
+    fn request_response_sync(&self, request: Payload) -> Handled<Result<Payload, Error>> {
+        match &self.rr {
+            Some(Either::Sync(f)) => Handled::Now(f(request)),
+            _ => Handled::Later(request),
         }
     }
     fn request_stream(&self, request: Payload) -> ResponseStream {
@@ -212,5 +318,47 @@ impl Responder for RequestHandler {
             Some(f) => f(metadata),
             None => NoResponder.metadata_push(metadata),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sync_handlers_answer_on_the_sync_path() {
+        let sync = RequestHandler::new()
+            .request_response_sync(|p: Payload| Ok(p))
+            .fire_and_forget_sync(|_| {});
+        assert!(matches!(
+            Responder::request_response_sync(&sync, Payload::from("a")),
+            Handled::Now(Ok(p)) if p.data.as_ref() == b"a"
+        ));
+        assert!(matches!(
+            Responder::fire_and_forget_sync(&sync, Payload::from("b")),
+            Handled::Now(())
+        ));
+        // The asynchronous path reaches a synchronous handler too (for wrappers).
+        let answer =
+            futures::executor::block_on(Responder::request_response(&sync, Payload::from("c")));
+        assert_eq!(answer.unwrap().data.as_ref(), b"c");
+
+        let asynchronous = RequestHandler::new()
+            .request_response(|p: Payload| async move { Ok(p) })
+            .fire_and_forget(|_| async {});
+        assert!(matches!(
+            Responder::request_response_sync(&asynchronous, Payload::from("d")),
+            Handled::Later(p) if p.data.as_ref() == b"d"
+        ));
+        assert!(matches!(
+            Responder::fire_and_forget_sync(&asynchronous, Payload::from("e")),
+            Handled::Later(_)
+        ));
+        // A later registration replaces the earlier one.
+        let replaced = sync.request_response(|p: Payload| async move { Ok(p) });
+        assert!(matches!(
+            Responder::request_response_sync(&replaced, Payload::from("f")),
+            Handled::Later(_)
+        ));
     }
 }

@@ -104,3 +104,78 @@ async fn unix_socket_round_trip() {
     })
     .await;
 }
+
+/// Handlers registered without a future answer at once; a layer that overrides the
+/// asynchronous method is still in the way (the synchronous path does not bypass it).
+#[tokio::test]
+async fn sync_handlers_answer_and_layers_still_apply() {
+    deadline(async {
+        let fnfs = Arc::new(AtomicUsize::new(0));
+        let f2 = fnfs.clone();
+        let sync_handler = move || {
+            let f2 = f2.clone();
+            rsocket::RequestHandler::new()
+                .request_response_sync(|p: Payload| {
+                    if p.data.as_ref() == b"fail" {
+                        return Err(Error::application("asked to fail"));
+                    }
+                    let mut data = b"sync:".to_vec();
+                    data.extend_from_slice(&p.data);
+                    Ok(Payload::new(data))
+                })
+                .fire_and_forget_sync(move |_p| {
+                    f2.fetch_add(1, Ordering::SeqCst);
+                })
+        };
+
+        let plain = rsocket::Server::builder().responder(sync_handler()).build();
+        let addr = tcp_server(plain).await;
+        let client = Client::builder().connect(&addr).await.unwrap();
+        for i in 0..3 {
+            let r = client
+                .request_response(Payload::from(format!("x{i}")))
+                .await
+                .unwrap();
+            assert_eq!(r.data.as_ref(), format!("sync:x{i}").as_bytes());
+        }
+        let e = client
+            .request_response(Payload::from("fail"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Application);
+        assert_eq!(e.message(), "asked to fail");
+        for _ in 0..5 {
+            client.fire_and_forget(Payload::from("f")).await.unwrap();
+        }
+        for _ in 0..200 {
+            if fnfs.load(Ordering::SeqCst) == 5 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(fnfs.load(Ordering::SeqCst), 5);
+
+        let count = Arc::new(AtomicUsize::new(0));
+        let c2 = count.clone();
+        let guarded = rsocket::Server::builder()
+            .responder(sync_handler())
+            .layer(tower_layer::layer_fn(move |inner| {
+                Guarded(Forward(inner), c2.clone())
+            }))
+            .build();
+        let addr = tcp_server(guarded).await;
+        let client = Client::builder().connect(&addr).await.unwrap();
+        let e = client
+            .request_response(Payload::from("x"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.message(), "no credentials");
+        let r = client
+            .request_response(Payload::from("y").with_metadata("token"))
+            .await
+            .unwrap();
+        assert_eq!(r.data.as_ref(), b"sync:y");
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+    })
+    .await;
+}
