@@ -382,40 +382,52 @@ pub(crate) struct Slot {
 }
 
 /// A FIFO whose first value is stored inline: a request-response's single answer (and most
-/// stream values, consumed as they come) never allocates.
+/// stream values, consumed as they come) never allocates. The rest is boxed so that a slot
+/// stays small enough to be moved in and out of the slot table without a `memcpy` call.
 #[derive(Default)]
 struct SlotQueue {
     first: Option<Result<Payload, Error>>,
-    rest: VecDeque<Result<Payload, Error>>,
+    // Boxed on purpose: the point is the size of the slot, not of the queue.
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<VecDeque<Result<Payload, Error>>>>,
 }
 
 impl SlotQueue {
     fn push_back(&mut self, item: Result<Payload, Error>) {
         // `first` is always older than everything in `rest`.
-        if self.first.is_none() && self.rest.is_empty() {
+        if self.is_empty() {
             self.first = Some(item);
         } else {
-            self.rest.push_back(item);
+            self.rest.get_or_insert_default().push_back(item);
         }
     }
 
     fn pop_front(&mut self) -> Option<Result<Payload, Error>> {
-        self.first.take().or_else(|| self.rest.pop_front())
+        self.first
+            .take()
+            .or_else(|| self.rest.as_mut().and_then(|r| r.pop_front()))
     }
 
     fn is_empty(&self) -> bool {
-        self.first.is_none() && self.rest.is_empty()
+        self.first.is_none() && self.rest.as_ref().is_none_or(|r| r.is_empty())
     }
 
     /// Moves every value into `dst` (empty), oldest first, in O(1).
     fn take_all(&mut self, dst: &mut VecDeque<Result<Payload, Error>>) {
         debug_assert!(dst.is_empty());
-        std::mem::swap(&mut self.rest, dst);
+        if let Some(rest) = &mut self.rest {
+            std::mem::swap(&mut **rest, dst);
+        }
         if let Some(f) = self.first.take() {
             dst.push_front(f);
         }
     }
 }
+
+// Moves of larger values become `memcpy` calls (x86-64): a slot is moved into the table per
+// request and out of it per answer.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Slot>() <= 112);
 
 impl Slot {
     /// The slot of a consumer that granted `initial` credit.
