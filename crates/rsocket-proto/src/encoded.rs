@@ -177,9 +177,6 @@ impl EncodedFrames {
                 }
             }
         }
-        if self.buf.is_empty() {
-            self.buf.clear(); // lets the next frames reuse the space
-        }
     }
 }
 
