@@ -62,6 +62,12 @@ impl EncodedFrames {
         self.zero_copy_min
     }
 
+    /// The buffer of small frames, which goes last: a small frame written at its end is
+    /// queued after everything else.
+    pub(crate) fn tail_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
     /// Encodes `frame` at the end. On error nothing is added.
     pub fn push(&mut self, frame: &Frame) -> Result<(), EncodeError> {
         self.push_sized(frame, frame.encoded_len())

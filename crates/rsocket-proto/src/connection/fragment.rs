@@ -8,12 +8,12 @@
 //!   carries C on its last fragment.
 //! * A fragmented payload counts as one request-n credit and one lease request.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Payload;
 use crate::frame::{
-    Frame, HEADER_LEN, METADATA_LEN_PREFIX, PayloadFrame, RequestChannel, RequestFnf,
-    RequestResponse, RequestStream, StreamId,
+    Flags, Frame, FrameType, HEADER_LEN, MAX_FRAME_LEN, METADATA_LEN_PREFIX, PayloadFrame,
+    RequestChannel, RequestFnf, RequestResponse, RequestStream, StreamId,
 };
 
 /// The first frame of a possibly fragmented payload.
@@ -32,6 +32,65 @@ impl Head {
             Head::RequestStream { .. } | Head::RequestChannel { .. } => 4,
             _ => 0,
         }
+    }
+
+    /// The encoded length (without length prefix) of the one frame that carries all of
+    /// `payload`, when it is not fragmented.
+    pub(crate) fn whole_len(self, payload: &Payload) -> usize {
+        HEADER_LEN + self.extra_len() + crate::frame::payload_len(payload)
+    }
+
+    /// Writes `self.frame(id, true, true, payload)` (the one frame that carries all of
+    /// `payload`) with its 24-bit length prefix, without building the frame: every request
+    /// and answer that fits in one frame goes this way. `len` is
+    /// [`Head::whole_len`]`(payload)`, at most [`MAX_FRAME_LEN`].
+    pub(crate) fn put_whole(self, id: StreamId, payload: &Payload, len: usize, dst: &mut BytesMut) {
+        debug_assert!(len <= MAX_FRAME_LEN);
+        debug_assert_eq!(len, self.whole_len(payload));
+        let (frame_type, flags, initial_n) = match self {
+            Head::RequestResponse => (FrameType::REQUEST_RESPONSE, Flags::EMPTY, None),
+            Head::RequestFnf => (FrameType::REQUEST_FNF, Flags::EMPTY, None),
+            Head::RequestStream { initial_n } => {
+                (FrameType::REQUEST_STREAM, Flags::EMPTY, Some(initial_n))
+            }
+            Head::RequestChannel {
+                initial_n,
+                complete,
+            } => (
+                FrameType::REQUEST_CHANNEL,
+                Flags::EMPTY.with(Flags::COMPLETE, complete),
+                Some(initial_n),
+            ),
+            Head::Payload { complete, next } => (
+                FrameType::PAYLOAD,
+                Flags::EMPTY
+                    .with(Flags::COMPLETE, complete)
+                    .with(Flags::NEXT, next),
+                None,
+            ),
+        };
+        let flags = flags.with(Flags::METADATA, payload.metadata.is_some());
+        // Prefix, header, request-n and metadata length in one copy.
+        let mut head = [0u8; 3 + HEADER_LEN + 4 + METADATA_LEN_PREFIX];
+        head[..3].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
+        head[3..7].copy_from_slice(&id.get().to_be_bytes());
+        let type_and_flags = (u16::from(frame_type.get()) << 10) | flags.bits();
+        head[7..9].copy_from_slice(&type_and_flags.to_be_bytes());
+        let mut at = 9;
+        if let Some(n) = initial_n {
+            head[at..at + 4].copy_from_slice(&n.to_be_bytes());
+            at += 4;
+        }
+        if let Some(m) = &payload.metadata {
+            head[at..at + 3].copy_from_slice(&(m.len() as u32).to_be_bytes()[1..]);
+            at += 3;
+        }
+        dst.reserve(3 + len);
+        dst.put_slice(&head[..at]);
+        if let Some(m) = &payload.metadata {
+            dst.put_slice(m);
+        }
+        dst.put_slice(&payload.data);
     }
 
     /// The frame for one fragment. `first` and `last` tell its place in the sequence.
@@ -101,8 +160,7 @@ pub(crate) fn fragment(
     mtu: usize,
     mut push: impl FnMut(Frame),
 ) {
-    let whole = HEADER_LEN + head.extra_len() + crate::frame::payload_len(&payload);
-    if whole <= mtu {
+    if head.whole_len(&payload) <= mtu {
         push(head.frame(id, true, true, payload));
         return;
     }
@@ -198,6 +256,59 @@ mod tests {
         let mut v = Vec::new();
         fragment(StreamId::new(1), head, p, mtu, |f| v.push(f));
         v
+    }
+
+    #[test]
+    fn put_whole_writes_the_frame_it_stands_for() {
+        let heads = [
+            Head::RequestResponse,
+            Head::RequestFnf,
+            Head::RequestStream { initial_n: 7 },
+            Head::RequestStream {
+                initial_n: 0x7FFF_FFFF,
+            },
+            Head::RequestChannel {
+                initial_n: 3,
+                complete: false,
+            },
+            Head::RequestChannel {
+                initial_n: 1,
+                complete: true,
+            },
+            Head::Payload {
+                complete: false,
+                next: true,
+            },
+            Head::Payload {
+                complete: true,
+                next: true,
+            },
+            Head::Payload {
+                complete: true,
+                next: false,
+            },
+        ];
+        let payloads = [
+            Payload::from(""),
+            Payload::from("data"),
+            Payload::from("data").with_metadata(""),
+            Payload::from("").with_metadata("meta"),
+            Payload::new(vec![5u8; 70_000]).with_metadata(vec![6u8; 300]),
+        ];
+        for head in heads {
+            for p in &payloads {
+                let id = StreamId::new(0x0102_0305);
+                let frame = head.frame(id, true, true, p.clone());
+                let mut want = BytesMut::new();
+                frame.encode_length_prefixed(&mut want).unwrap();
+                let len = head.whole_len(p);
+                assert_eq!(len, frame.encoded_len());
+                let mut got = BytesMut::from(&b"before"[..]);
+                head.put_whole(id, p, len, &mut got);
+                assert_eq!(&got[..6], b"before");
+                assert!(got[6..] == want[..], "{head:?} {p:?}");
+            }
+        }
     }
 
     #[test]

@@ -991,6 +991,20 @@ impl Connection {
 
     fn send_fragmented(&mut self, id: StreamId, head: Head, payload: Payload) {
         let mtu = self.config.effective_mtu();
+        // The common case, written straight into the transport's bytes without building a
+        // frame: one frame (so no fragmentation), data small enough to copy, no resume store
+        // to keep the frame for. The same bytes and accounting as `queue` (every head is a
+        // resumable frame type).
+        if self.resume.is_none() && !self.is_disconnected() {
+            if let Some(e) = &mut self.encoded {
+                let len = head.whole_len(&payload);
+                if len <= mtu && payload.data.len() < e.zero_copy_min() {
+                    self.sent_position += len as u64;
+                    head.put_whole(id, &payload, len, e.tail_mut());
+                    return;
+                }
+            }
+        }
         fragment::fragment(id, head, payload, mtu, |f| self.queue(f));
     }
 
