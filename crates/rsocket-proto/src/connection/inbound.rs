@@ -11,8 +11,8 @@ use super::{CloseReason, Connection, Event, PartialRequest, RequestKind, Role, S
 use crate::Payload;
 use crate::credit::Credit;
 use crate::frame::{
-    Cancel, ErrorCode, ErrorFrame, Flags, Frame, Header, Keepalive, Lease, PayloadFrame, Setup,
-    StreamId,
+    Cancel, DecodeError, ErrorCode, ErrorFrame, Flags, Frame, FrameType, Header, Keepalive, Lease,
+    PayloadFrame, Setup, StreamId,
 };
 
 impl Connection {
@@ -35,22 +35,87 @@ impl Connection {
         }
         let header = Header::peek(&buf);
         let wire_len = buf.len();
+        if let Some(h) = header {
+            if self.state == State::Established
+                && matches!(
+                    h.frame_type,
+                    FrameType::PAYLOAD | FrameType::REQUEST_RESPONSE | FrameType::REQUEST_FNF
+                )
+            {
+                return self.handle_payload_bytes(now, h, buf);
+            }
+        }
         match Frame::decode(buf) {
             Ok(frame) => {
                 let sid = header.map_or(StreamId::CONNECTION, |h| h.stream_id);
                 self.dispatch(now, sid, frame, wire_len);
             }
-            Err(e) => {
-                let name =
-                    header.map_or("frame".to_string(), |h| format!("{} frame", h.frame_type));
-                if self.state == State::AwaitingSetup {
-                    self.close_local(ErrorCode::INVALID_SETUP, format!("invalid {name}: {e}"));
-                } else if header.is_some_and(|h| h.flags.contains(Flags::IGNORE)) {
-                    self.ignored(now);
-                } else {
-                    self.close_local(ErrorCode::CONNECTION_ERROR, format!("invalid {name}: {e}"));
-                }
+            Err(e) => self.undecodable(now, header, e),
+        }
+    }
+
+    /// [`Connection::handle_bytes`] of a PAYLOAD, REQUEST_RESPONSE or REQUEST_FNF frame (header
+    /// `h`) on an established connection: what decoding it and [`Connection::dispatch`] do,
+    /// without building a [`Frame`] (most frames are these, and the generic path moves the
+    /// frame through two matches).
+    fn handle_payload_bytes(&mut self, now: Instant, h: Header, buf: Bytes) {
+        let wire_len = buf.len();
+        let payload = match Frame::decode_payload_only(h, buf) {
+            Ok(p) => p,
+            Err(e) => return self.undecodable(now, Some(h), e),
+        };
+        self.note_received(now, true, wire_len);
+        // Not an ERROR on stream 0: a client knows the server took its SETUP (the flag means
+        // nothing on a server).
+        self.setup_confirmed = true;
+        let id = h.stream_id;
+        let follows = h.flags.contains(Flags::FOLLOWS);
+        match h.frame_type {
+            FrameType::PAYLOAD => {
+                let frame = PayloadFrame {
+                    stream_id: id,
+                    follows,
+                    complete: h.flags.contains(Flags::COMPLETE),
+                    next: h.flags.contains(Flags::NEXT),
+                    payload,
+                };
+                self.on_payload(now, frame, wire_len);
             }
+            FrameType::REQUEST_RESPONSE => {
+                self.on_request(now, id, RequestKind::Response, follows, payload, wire_len);
+            }
+            _ => self.on_request(
+                now,
+                id,
+                RequestKind::FireAndForget,
+                follows,
+                payload,
+                wire_len,
+            ),
+        }
+        self.finish_drain();
+    }
+
+    /// A frame that did not decode (`header`, when it had one).
+    fn undecodable(&mut self, now: Instant, header: Option<Header>, e: DecodeError) {
+        let name = header.map_or("frame".to_string(), |h| format!("{} frame", h.frame_type));
+        if self.state == State::AwaitingSetup {
+            self.close_local(ErrorCode::INVALID_SETUP, format!("invalid {name}: {e}"));
+        } else if header.is_some_and(|h| h.flags.contains(Flags::IGNORE)) {
+            self.ignored(now);
+        } else {
+            self.close_local(ErrorCode::CONNECTION_ERROR, format!("invalid {name}: {e}"));
+        }
+    }
+
+    /// What every received frame of `len` bytes counts for: the keepalive lifetime and, for
+    /// resumable frames, the position acknowledged to the peer.
+    fn note_received(&mut self, now: Instant, resumable: bool, len: usize) {
+        self.now = now;
+        self.last_received = now;
+        if resumable {
+            self.received_position += len as u64;
+            self.ack_if_due();
         }
     }
 
@@ -67,12 +132,7 @@ impl Connection {
     /// `len` is the frame's length as received: positions count the bytes on the wire, so a
     /// frame with trailing bytes (which the decoder ignores) keeps both sides' positions equal.
     fn dispatch(&mut self, now: Instant, sid: StreamId, frame: Frame, len: usize) {
-        self.now = now;
-        self.last_received = now;
-        if frame.frame_type().is_resumable() {
-            self.received_position += len as u64;
-            self.ack_if_due();
-        }
+        self.note_received(now, frame.frame_type().is_resumable(), len);
         if self.state == State::AwaitingSetup {
             return self.handle_first_frame(now, sid, frame);
         }
