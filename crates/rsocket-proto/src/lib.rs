@@ -57,6 +57,7 @@ mod encoded;
 pub mod frame;
 mod payload;
 pub mod stream_map;
+pub mod stream_table;
 
 pub use connection::{
     CloseReason, CommandError, Config, Connection, Event, Limits, RequestKind, Role, SetupParams,

@@ -483,24 +483,23 @@ impl Future for ResponseFuture<'_> {
         let this = &mut *self;
         let mut s = this.inner.lock();
         let s = &mut *s;
-        // One hash of the ID whether the answer is there or not.
-        let std::collections::hash_map::Entry::Occupied(mut entry) = s.slots.entry(this.id) else {
+        let Some(slot) = s.slots.get_mut(&this.id) else {
             this.done = true;
             return Poll::Ready(Err(s
                 .closed
                 .clone()
                 .unwrap_or_else(|| Error::canceled("request canceled"))));
         };
-        let slot = entry.get_mut();
         if slot.is_empty() && !slot.done {
             if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 slot.waker = Some(cx.waker().clone());
             }
             return Poll::Pending;
         }
-        let item = entry
-            .remove()
-            .pop()
+        let item = s
+            .slots
+            .remove(&this.id)
+            .and_then(|mut slot| slot.pop())
             .unwrap_or_else(|| Ok(Payload::default()));
         this.done = true;
         Poll::Ready(item)

@@ -13,6 +13,7 @@ use std::task::{Context, Poll, Waker};
 use futures::stream::{BoxStream, Stream};
 use futures::task::AtomicWaker;
 use rsocket_proto::stream_map::{StreamMap, stream_map};
+use rsocket_proto::stream_table::StreamTable;
 use rsocket_proto::{Connection, StreamId};
 use tokio::sync::Notify;
 
@@ -34,6 +35,9 @@ pub(crate) const READ_PAUSE: usize = 16 << 20;
 /// of an unbounded stream pushes back through TCP instead of growing memory (as a subscriber
 /// that requests `Long.MAX_VALUE` does in rsocket-java, whose delivery blocks the event loop).
 pub(crate) const HELD_PAUSE: usize = 16 << 20;
+/// Consumers' slots a connection finds without hashing their stream IDs (120 bytes each;
+/// more go to a hash map; see `rsocket_proto::stream_table`).
+const DIRECT_SLOTS: usize = 1024;
 
 /// Per-connection state reachable from every handle.
 pub(crate) struct Inner {
@@ -204,7 +208,7 @@ impl Prefetch {
 
 pub(crate) struct Shared {
     pub(crate) conn: Connection,
-    pub(crate) slots: StreamMap<Slot>,
+    pub(crate) slots: StreamTable<Slot>,
     pub(crate) gates: StreamMap<Arc<Gate>>,
     /// Requester-channel producers waiting to be adopted by the driver.
     pub(crate) new_outbound: Vec<Outbound>,
@@ -239,7 +243,7 @@ impl Shared {
     pub(crate) fn new(conn: Connection) -> Self {
         Shared {
             conn,
-            slots: stream_map(),
+            slots: StreamTable::new(DIRECT_SLOTS),
             gates: stream_map(),
             new_outbound: Vec::new(),
             capacity_wanted: false,

@@ -60,6 +60,7 @@ mod stream;
 mod transmit;
 
 use crate::stream_map::{StreamMap, stream_map};
+use crate::stream_table::StreamTable;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,12 @@ use crate::frame::{
 use fragment::{Head, Reassembly};
 pub(crate) use resume::ResumeState;
 use stream::{StreamKind, StreamState};
+
+/// Streams a connection finds without hashing their IDs (40 bytes each; more go to a
+/// hash map).
+const DIRECT_STREAMS: usize = 1024;
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Option<(StreamId, StreamState)>>() <= 40);
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +202,9 @@ pub struct Connection {
     /// Client: the server has shown it accepted our SETUP.
     setup_confirmed: bool,
     setup: Option<Setup>,
-    streams: StreamMap<StreamState>,
+    /// Live streams (see [`crate::stream_table`]: at most [`DIRECT_STREAMS`] in the
+    /// direct-mapped part).
+    streams: StreamTable<StreamState>,
     partial: StreamMap<PartialRequest>,
     next_id: u32,
     /// Our stream IDs wrapped around (or a test moved `next_id`): an ID may still be in use.
@@ -232,7 +241,7 @@ impl Connection {
             setup_deadline: None,
             setup_confirmed: false,
             setup: None,
-            streams: stream_map(),
+            streams: StreamTable::new(DIRECT_STREAMS),
             partial: stream_map(),
             next_id: if role == Role::Client { 1 } else { 2 },
             ids_wrapped: false,
