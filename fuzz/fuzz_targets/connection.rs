@@ -18,6 +18,12 @@
 //! returns to zero when drained; `Event::Closed` is reported at most once and is the last event;
 //! a closed connection has no timer; availability stays within [0, 1].
 //!
+//! Every input runs twice: once with both connections queueing frames (`poll_transmit`) and
+//! once with both encoding them as they are sent (`encode_transmit`, with a low zero-copy
+//! threshold so large payloads travel as separate chunks), the way the runtime drives TCP.
+//! The encoded bytes must split and decode into frames, and both runs must give the same
+//! events and the same frames, step by step.
+//!
 //! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run connection` from the repository root.
 
 #![no_main]
@@ -26,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use rsocket_proto::codec::LengthCodec;
+use rsocket_proto::codec::{EncodedFrames, LengthCodec};
 use rsocket_proto::frame::MAX_FRAME_LEN;
 use rsocket_proto::{Config, Connection, ErrorCode, Event, Frame, Payload, SetupParams, StreamId};
 
@@ -64,11 +70,18 @@ struct Side {
     /// Streams seen (opened by us or by the peer), for commands to act on.
     streams: Vec<StreamId>,
     closed_seen: bool,
+    /// The connection encodes its frames (`encode_transmit`).
+    encoded: bool,
+    /// What came out of the connection, drain by drain.
+    transcript: Vec<(Vec<Event>, Vec<Frame>)>,
 }
 
 impl Side {
-    fn new(name: &'static str, conn: Connection) -> Self {
+    fn new(name: &'static str, mut conn: Connection, encoded: bool) -> Self {
         let codec = LengthCodec::new(conn.config().limits.max_frame_size);
+        if encoded {
+            conn.encode_transmit(ZERO_COPY_MIN);
+        }
         Side {
             name,
             conn,
@@ -76,6 +89,8 @@ impl Side {
             rx: BytesMut::new(),
             streams: Vec::new(),
             closed_seen: false,
+            encoded,
+            transcript: Vec::new(),
         }
     }
 
@@ -113,7 +128,9 @@ impl Side {
 
     /// Drains events and transmit frames, checking invariants; returns the frames.
     fn drain(&mut self, now: Instant) -> Vec<Frame> {
+        let mut events = Vec::new();
         while let Some(ev) = self.conn.poll_event() {
+            events.push(ev.clone());
             assert!(
                 !self.closed_seen,
                 "{}: event after Event::Closed: {ev:?}",
@@ -169,9 +186,48 @@ impl Side {
             );
             out.push(f);
         }
+        if self.encoded {
+            let e = self.conn.encoded_transmit().expect("encoding connection");
+            out.extend(split_encoded(self.name, e));
+        }
         assert_eq!(self.conn.pending_transmit_bytes(), 0, "{}", self.name);
+        if !events.is_empty() || !out.is_empty() {
+            self.transcript.push((events, out.clone()));
+        }
         out
     }
+}
+
+/// Payload data this long or longer travels as its own chunk when encoding.
+const ZERO_COPY_MIN: usize = 64;
+
+/// Takes every encoded byte out of `e` (as a vectored write would, a few slices at a time)
+/// and splits it into frames, checking each one.
+fn split_encoded(name: &str, e: &mut EncodedFrames) -> Vec<Frame> {
+    let mut wire = BytesMut::new();
+    while !e.is_empty() {
+        let mut iov = [std::io::IoSlice::new(&[]); 4];
+        let k = e.io_slices(&mut iov);
+        assert!(k > 0, "{name}: bytes pending but no slice");
+        let n: usize = iov[..k].iter().map(|s| s.len()).sum();
+        for s in &iov[..k] {
+            wire.extend_from_slice(s);
+        }
+        e.consume(n);
+    }
+    let codec = LengthCodec::default();
+    let mut frames = Vec::new();
+    while let Some(raw) = codec
+        .split(&mut wire)
+        .unwrap_or_else(|err| panic!("{name}: encoded bytes do not split: {err}"))
+    {
+        let f = Frame::decode(raw.clone())
+            .unwrap_or_else(|err| panic!("{name}: encoded frame does not decode: {err}"));
+        assert_eq!(f.encoded_len(), raw.len(), "{name}: encoded length of {f:?}");
+        frames.push(f);
+    }
+    assert!(wire.is_empty(), "{name}: {} bytes of a partial frame", wire.len());
+    frames
 }
 
 fn config(bits: u8) -> Config {
@@ -219,6 +275,18 @@ fn payload(inp: &mut Input) -> Payload {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let queued = run(data, false);
+    let encoded = run(data, true);
+    assert_eq!(queued.0, encoded.0, "server: encoding changed what it did");
+    assert_eq!(queued.1, encoded.1, "client: encoding changed what it did");
+});
+
+/// Runs the program in `data`; returns the server's and the client's transcripts.
+#[allow(clippy::type_complexity)]
+fn run(
+    data: &[u8],
+    encoded: bool,
+) -> (Vec<(Vec<Event>, Vec<Frame>)>, Vec<(Vec<Event>, Vec<Frame>)>) {
     let mut inp = Input(data);
     let server_bits = inp.byte();
     let client_bits = inp.byte();
@@ -226,7 +294,11 @@ fuzz_target!(|data: &[u8]| {
 
     let start = Instant::now();
     let mut now = start;
-    let mut server = Side::new("server", Connection::server(now, config(server_bits)));
+    let mut server = Side::new(
+        "server",
+        Connection::server(now, config(server_bits)),
+        encoded,
+    );
     let params = SetupParams {
         resume_token: (client_bits & 0x80 != 0).then(|| Bytes::from_static(b"token")),
         ..SetupParams::default()
@@ -234,6 +306,7 @@ fuzz_target!(|data: &[u8]| {
     let mut client = Side::new(
         "client",
         Connection::client(now, config(client_bits), params),
+        encoded,
     );
 
     let mut steps = 0;
@@ -365,4 +438,5 @@ fuzz_target!(|data: &[u8]| {
     client.conn.handle_transport_closed();
     server.drain(now);
     client.drain(now);
-});
+    (server.transcript, client.transcript)
+}
