@@ -223,10 +223,18 @@ fn split_encoded(name: &str, e: &mut EncodedFrames) -> Vec<Frame> {
     {
         let f = Frame::decode(raw.clone())
             .unwrap_or_else(|err| panic!("{name}: encoded frame does not decode: {err}"));
-        assert_eq!(f.encoded_len(), raw.len(), "{name}: encoded length of {f:?}");
+        assert_eq!(
+            f.encoded_len(),
+            raw.len(),
+            "{name}: encoded length of {f:?}"
+        );
         frames.push(f);
     }
-    assert!(wire.is_empty(), "{name}: {} bytes of a partial frame", wire.len());
+    assert!(
+        wire.is_empty(),
+        "{name}: {} bytes of a partial frame",
+        wire.len()
+    );
     frames
 }
 
