@@ -47,17 +47,17 @@ pub struct EncodedFrames {
 
 impl EncodedFrames {
     /// An empty queue that keeps payload data of `zero_copy_min` bytes or more uncopied
-    /// (`usize::MAX`: copy everything).
+    /// (`usize::MAX`: copy everything; 0 counts as 1, since empty data has nothing to keep).
     pub fn new(zero_copy_min: usize) -> Self {
         EncodedFrames {
             chunks: VecDeque::new(),
             chunk_bytes: 0,
             buf: BytesMut::new(),
-            zero_copy_min,
+            zero_copy_min: zero_copy_min.max(1),
         }
     }
 
-    /// The threshold given to [`EncodedFrames::new`].
+    /// The threshold given to [`EncodedFrames::new`] (at least 1).
     pub fn zero_copy_min(&self) -> usize {
         self.zero_copy_min
     }
@@ -81,6 +81,7 @@ impl EncodedFrames {
             .is_some_and(|p| p.data.len() >= self.zero_copy_min)
         {
             let data = frame.encode_length_prefixed_head(&mut self.buf)?;
+            debug_assert!(!data.is_empty(), "zero_copy_min is at least 1");
             let head = self.buf.split().freeze();
             self.chunk_bytes += head.len() + data.len();
             self.chunks.push_back(head);
@@ -233,7 +234,7 @@ mod tests {
         fn bytes_out_are_the_encodings_in_order(
             ops in proptest::collection::vec(
                 (0usize..4, prop_oneof![0usize..40, 900usize..1200]), 1..40),
-            min in prop_oneof![Just(1000usize), Just(usize::MAX)],
+            min in prop_oneof![Just(1000usize), Just(usize::MAX), Just(0usize)],
             max in 1usize..3000,
         ) {
             let mut q = EncodedFrames::new(min);
@@ -272,5 +273,21 @@ mod tests {
                 prop_assert!(q.contiguous().is_some());
             }
         }
+    }
+
+    /// A threshold of 0 must not keep empty data apart: an empty chunk would never be
+    /// consumed, and the queue would never look empty.
+    #[test]
+    fn a_zero_threshold_keeps_no_empty_chunk() {
+        let mut q = EncodedFrames::new(0);
+        assert_eq!(q.zero_copy_min(), 1);
+        q.push(&frame(1, 0)).unwrap();
+        q.push(&frame(3, 5)).unwrap();
+        let out = drain(&mut q, 7);
+        let mut want = BytesMut::new();
+        frame(1, 0).encode_length_prefixed(&mut want).unwrap();
+        frame(3, 5).encode_length_prefixed(&mut want).unwrap();
+        assert_eq!(out, want[..]);
+        assert!(q.is_empty());
     }
 }

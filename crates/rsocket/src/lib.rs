@@ -67,10 +67,11 @@
 //! credit instead.
 //!
 //! A lone request-response on TCP (no other request waiting for an answer) is written by the
-//! requesting task itself when the connection's task has nothing queued and less than 8 KiB
-//! is waiting to be sent (larger payloads go through the connection's task, which sends them
-//! without copying), which saves that task a wake-up per round trip; everything else is
-//! batched by the connection's task, one write per wake-up.
+//! requesting task itself when the connection's task has nothing queued and everything
+//! waiting to be sent is in the encoded transmit buffer (payload data of 8 KiB or more is kept
+//! out of it and goes through the connection's task, which sends it without copying), which
+//! saves that task a wake-up per round trip; everything else is batched by the connection's
+//! task, one write per wake-up.
 //!
 //! ## Buffers of a byte-stream connection (TCP, TLS, Unix, memory)
 //!
@@ -88,6 +89,15 @@
 //! common allocators, pages not yet written cost no resident memory). Received frames are
 //! slices of these buffers: a payload the application keeps keeps its whole buffer alive (up to
 //! 1 MiB on a connection that carries large frames), so copy small payloads you keep for long.
+//!
+//! ## Frame log
+//!
+//! Every frame received and sent is logged at TRACE under the target `rsocket::frames` (what
+//! `rsocket serve --debug` shows). Outgoing frames can only be logged one by one, so whether a
+//! connection encodes its frames straight into the transmit buffer (the fast way) or queues
+//! them for logging is decided when the connection starts, from whether that target is enabled
+//! then: enabling it later logs the received frames of connections already open, not the
+//! frames they send.
 
 #![forbid(unsafe_code)]
 

@@ -272,9 +272,11 @@ impl Responder for RequestHandler {
     fn fire_and_forget(&self, request: Payload) -> BoxFuture<'static, ()> {
         match &self.fnf {
             Some(Either::Async(f)) => f(request),
+            // Run when first polled, not now: a wrapper that gates polling (a semaphore, a
+            // deadline) gates a synchronous handler as it gates an asynchronous one.
             Some(Either::Sync(f)) => {
-                f(request);
-                futures::future::ready(()).boxed()
+                let f = Arc::clone(f);
+                async move { f(request) }.boxed()
             }
             None => NoResponder.fire_and_forget(request),
         }
@@ -282,7 +284,10 @@ impl Responder for RequestHandler {
     fn request_response(&self, request: Payload) -> BoxFuture<'static, Result<Payload, Error>> {
         match &self.rr {
             Some(Either::Async(f)) => f(request),
-            Some(Either::Sync(f)) => futures::future::ready(f(request)).boxed(),
+            Some(Either::Sync(f)) => {
+                let f = Arc::clone(f);
+                async move { f(request) }.boxed()
+            }
             None => NoResponder.request_response(request),
         }
     }
@@ -360,5 +365,31 @@ mod tests {
             Responder::request_response_sync(&replaced, Payload::from("f")),
             Handled::Later(_)
         ));
+    }
+
+    #[test]
+    fn the_async_path_runs_a_sync_handler_when_polled_not_when_created() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (rr_calls, fnf_calls) = (Arc::clone(&calls), Arc::clone(&calls));
+        let handler = RequestHandler::new()
+            .request_response_sync(move |p: Payload| {
+                rr_calls.fetch_add(1, Ordering::SeqCst);
+                Ok(p)
+            })
+            .fire_and_forget_sync(move |_| {
+                fnf_calls.fetch_add(10, Ordering::SeqCst);
+            });
+        // A wrapper that creates the inner future and then refuses to poll it (a full
+        // semaphore, an expired deadline) must keep the handler from running.
+        let rr = Responder::request_response(&handler, Payload::from("a"));
+        let fnf = Responder::fire_and_forget(&handler, Payload::from("b"));
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        drop((rr, fnf));
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let rr = Responder::request_response(&handler, Payload::from("c"));
+        assert_eq!(futures::executor::block_on(rr).unwrap().data.as_ref(), b"c");
+        futures::executor::block_on(Responder::fire_and_forget(&handler, Payload::from("d")));
+        assert_eq!(calls.load(Ordering::SeqCst), 11);
     }
 }
