@@ -115,8 +115,26 @@ impl<V> StreamTable<V> {
     }
 
     /// Sets the value of stream `id`; returns the one it replaces.
-    #[inline]
+    ///
+    /// The common case (a free entry, nothing in the hash map) is inlined into the caller, so
+    /// the value is written into its entry where it is built instead of being passed on.
+    #[inline(always)]
     pub fn insert(&mut self, id: StreamId, value: V) -> Option<V> {
+        if !self.direct.is_empty() && self.overflow.is_empty() {
+            let i = self.index(id);
+            if let free @ None = &mut self.direct[i] {
+                *free = Some((id, value));
+                self.in_direct += 1;
+                return None;
+            }
+        }
+        self.insert_slow(id, value)
+    }
+
+    /// [`StreamTable::insert`] of everything but the common case.
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(&mut self, id: StreamId, value: V) -> Option<V> {
         if self.direct.is_empty() {
             self.grow();
         }
@@ -137,7 +155,7 @@ impl<V> StreamTable<V> {
         // The entry holds another live stream.
         if self.direct.len() < self.max_direct && self.len() >= self.direct.len() / 2 {
             self.grow();
-            return self.insert(id, value);
+            return self.insert_slow(id, value);
         }
         self.overflow.insert(id, value)
     }

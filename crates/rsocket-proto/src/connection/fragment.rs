@@ -16,6 +16,11 @@ use crate::frame::{
     RequestChannel, RequestFnf, RequestResponse, RequestStream, StreamId,
 };
 
+/// Frames up to this many bytes (with their length prefix) are assembled on the stack and
+/// copied into the transmit buffer at once by [`Head::put_whole`].
+const SMALL_FRAME: usize = 64;
+const _: () = assert!(SMALL_FRAME >= 3 + HEADER_LEN + 4 + METADATA_LEN_PREFIX);
+
 /// The first frame of a possibly fragmented payload.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Head {
@@ -70,8 +75,9 @@ impl Head {
             ),
         };
         let flags = flags.with(Flags::METADATA, payload.metadata.is_some());
-        // Prefix, header, request-n and metadata length in one copy.
-        let mut head = [0u8; 3 + HEADER_LEN + 4 + METADATA_LEN_PREFIX];
+        // Prefix, header, request-n and metadata length in one copy (and, for a small frame,
+        // the metadata and data too).
+        let mut head = [0u8; SMALL_FRAME];
         head[..3].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
         head[3..7].copy_from_slice(&id.get().to_be_bytes());
         let type_and_flags = (u16::from(frame_type.get()) << 10) | flags.bits();
@@ -84,6 +90,16 @@ impl Head {
         if let Some(m) = &payload.metadata {
             head[at..at + 3].copy_from_slice(&(m.len() as u32).to_be_bytes()[1..]);
             at += 3;
+        }
+        if 3 + len <= SMALL_FRAME {
+            if let Some(m) = &payload.metadata {
+                head[at..at + m.len()].copy_from_slice(m);
+                at += m.len();
+            }
+            head[at..at + payload.data.len()].copy_from_slice(&payload.data);
+            at += payload.data.len();
+            dst.extend_from_slice(&head[..at]);
+            return;
         }
         dst.reserve(3 + len);
         dst.put_slice(&head[..at]);
@@ -288,13 +304,19 @@ mod tests {
                 next: false,
             },
         ];
-        let payloads = [
+        let mut payloads = vec![
             Payload::from(""),
             Payload::from("data"),
             Payload::from("data").with_metadata(""),
             Payload::from("").with_metadata("meta"),
             Payload::new(vec![5u8; 70_000]).with_metadata(vec![6u8; 300]),
         ];
+        // Around the size assembled on the stack (SMALL_FRAME), with and without metadata.
+        for n in 30..=62 {
+            let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            payloads.push(Payload::new(data.clone()));
+            payloads.push(Payload::new(data).with_metadata(vec![0xEE; 3]));
+        }
         for head in heads {
             for p in &payloads {
                 let id = StreamId::new(0x0102_0305);
