@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, SelectAll, StreamExt};
-use rsocket_proto::codec::FrameRun;
 use rsocket_proto::frame::Setup;
 use rsocket_proto::{ErrorCode, Event, RequestKind, StreamId};
 use tokio::time::Sleep;
@@ -105,11 +104,6 @@ pub(crate) struct Driver<T: DriverIo> {
     next_timeout: Option<Instant>,
     /// A requester waits for send capacity: notify once the backlog is below the mark.
     capacity_wanted: bool,
-    /// The transport hands out frames in runs ([`FrameIo::poll_recv_run`]).
-    runs: bool,
-    /// What is left of the last run read (frames not yet fed to the connection: the batch
-    /// was full, or reading paused).
-    run: FrameRun,
 }
 
 impl<T: DriverIo> Driver<T> {
@@ -131,7 +125,6 @@ impl<T: DriverIo> Driver<T> {
             }
             s.conn.config().limits.frame_read_timeout
         };
-        let runs = io.receives_runs();
         Driver {
             io,
             inner,
@@ -156,8 +149,6 @@ impl<T: DriverIo> Driver<T> {
             answers: Vec::new(),
             next_timeout: None,
             capacity_wanted: false,
-            runs,
-            run: FrameRun::default(),
         }
     }
 
@@ -169,26 +160,6 @@ impl<T: DriverIo> Driver<T> {
 
     fn awaiting_acceptance(&self) -> bool {
         self.acceptor.is_some() || self.accepting.is_some()
-    }
-
-    /// The next inbound frame: from the run read last, or from the transport.
-    #[inline]
-    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<Option<bytes::Bytes>>> {
-        loop {
-            if let Some(frame) = self.run.next_frame() {
-                return Poll::Ready(Ok(Some(frame)));
-            }
-            if !self.runs {
-                return self
-                    .io
-                    .poll_recv(cx)
-                    .map_ok(|inbound| inbound.map(|Inbound::Encoded(frame)| frame));
-            }
-            match std::task::ready!(self.io.poll_recv_run(cx))? {
-                Some(run) => self.run = run,
-                None => return Poll::Ready(Ok(None)),
-            }
-        }
     }
 
     /// Reads a batch of frames into the connection (`s` is the locked state). Returns true
@@ -215,9 +186,9 @@ impl<T: DriverIo> Driver<T> {
         let mut bytes = 0;
         let mut more = false;
         while n < READ_BATCH {
-            match self.poll_frame(cx) {
+            match self.io.poll_recv(cx) {
                 Poll::Pending => break,
-                Poll::Ready(Ok(Some(frame))) => {
+                Poll::Ready(Ok(Some(Inbound::Encoded(frame)))) => {
                     log_frame("in", || rsocket_proto::Frame::decode(frame.clone()));
                     let now = *now.get_or_insert_with(Instant::now);
                     bytes += frame.len();

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use rsocket_proto::codec::{EncodedFrames, FrameRun};
+use rsocket_proto::codec::EncodedFrames;
 use rsocket_proto::frame::{ErrorFrame, Resume};
 use rsocket_proto::{ErrorCode, Frame, StreamId};
 use tokio::sync::mpsc;
@@ -134,16 +134,6 @@ pub(crate) trait DriverIo: Send + Unpin + 'static {
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     fn has_partial_frame(&self) -> bool;
-    /// See [`FrameIo::receives_runs`]; false for a resumable session (its transport may be
-    /// replaced by one of another kind).
-    fn receives_runs(&self) -> bool {
-        false
-    }
-    /// See [`FrameIo::poll_recv_run`].
-    fn poll_recv_run(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<FrameRun>>> {
-        let _ = cx;
-        Poll::Ready(Err(io::ErrorKind::Unsupported.into()))
-    }
     /// Takes the transport away (the session lives on without one).
     fn detach(&mut self) -> Option<Box<dyn FrameIo>>;
     /// See [`FrameIo::direct_writer`]; none for a resumable session (its frames must keep
@@ -191,14 +181,6 @@ impl<T: FrameIo> DriverIo for T {
     #[inline]
     fn has_partial_frame(&self) -> bool {
         FrameIo::has_partial_frame(self)
-    }
-    #[inline]
-    fn receives_runs(&self) -> bool {
-        FrameIo::receives_runs(self)
-    }
-    #[inline]
-    fn poll_recv_run(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<FrameRun>>> {
-        FrameIo::poll_recv_run(self, cx)
     }
     fn detach(&mut self) -> Option<Box<dyn FrameIo>> {
         None

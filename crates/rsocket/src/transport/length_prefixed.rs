@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::BytesMut;
 use rsocket_proto::Frame;
-use rsocket_proto::codec::{EncodedFrames, FrameRun, LengthCodec};
+use rsocket_proto::codec::{EncodedFrames, LengthCodec};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -106,119 +106,76 @@ impl LengthPrefixed<SharedTcp> {
     }
 }
 
-impl<T: AsyncRead + Unpin> LengthPrefixed<T> {
-    /// Adapts the read chunk to `count` frames just split off, the longest `largest` bytes.
-    #[inline]
-    fn note_frames(&mut self, count: u32, largest: usize) {
-        if largest >= LARGE_FRAME {
-            self.max_chunk = LARGE_READ_CHUNK;
-            self.small_run = 0;
-        } else if self.max_chunk > READ_CHUNK {
-            self.small_run = self.small_run.saturating_add(count);
-            if self.small_run >= SMALL_RUN {
-                self.max_chunk = READ_CHUNK;
-                self.chunk = self.chunk.min(READ_CHUNK);
-            }
-        }
-    }
-
-    /// What the end of the byte stream means: a clean end between frames, or an error inside
-    /// one.
-    fn end_of_stream(&self) -> io::Result<()> {
-        if self.rbuf.is_empty() {
-            Ok(())
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection ended inside a frame",
-            ))
-        }
-    }
-
-    /// Reads more bytes into the receive buffer (no frame in it is complete);
-    /// `Ready(Ok(false))` once the stream has ended.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
-        if self.eof {
-            return Poll::Ready(Ok(false));
-        }
-        let missing = self.codec.missing(&self.rbuf);
-        // A frame of up to TRUSTED_FRAME bytes gets room for all of its rest at once
-        // (the kernel fills it in as few reads as it can, and nothing is copied while it
-        // arrives); a longer one is read a chunk at a time.
-        let want = if missing <= TRUSTED_FRAME {
-            missing.max(1)
-        } else {
-            READ_CHUNK
-        };
-        if self.rbuf.capacity() - self.rbuf.len() < want {
-            // Reuse the buffer when no frame read from it is still alive. Otherwise start
-            // a new one: of the current chunk size between frames (`reserve` would double
-            // the old one's capacity every time, growing without need while payloads are
-            // held); inside a frame over TRUSTED_FRAME, twice what has arrived, and the
-            // whole rest of the frame once a quarter of it is here (a few copies per
-            // frame, and a lying length prefix reserves at most TRUSTED_FRAME plus what was
-            // received, or five times what was received, whichever is more; with common
-            // allocators, untouched pages cost no resident memory).
-            if !self.rbuf.try_reclaim(want.max(self.chunk)) {
-                let len = self.rbuf.len();
-                let extra = if missing <= TRUSTED_FRAME || len.saturating_mul(4) >= missing {
-                    missing
-                } else {
-                    missing.min(len.max(self.chunk))
-                };
-                let mut fresh = BytesMut::with_capacity(len + extra.max(self.chunk));
-                fresh.extend_from_slice(&self.rbuf);
-                self.rbuf = fresh;
-            }
-        }
-        let room = self.rbuf.capacity() - self.rbuf.len();
-        let n = ready!(tokio_util::io::poll_read_buf(
-            Pin::new(&mut self.io),
-            cx,
-            &mut self.rbuf
-        ))?;
-        if n == 0 {
-            self.eof = true;
-        } else if n == room && room >= self.chunk && self.chunk < self.max_chunk {
-            self.chunk *= 2; // the peer sends faster than we read: bigger reads
-        }
-        Poll::Ready(Ok(true))
-    }
-}
-
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefixed<T> {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Inbound>>> {
         loop {
             match self.codec.split(&mut self.rbuf) {
                 Ok(Some(frame)) => {
-                    self.note_frames(1, frame.len());
+                    if frame.len() >= LARGE_FRAME {
+                        self.max_chunk = LARGE_READ_CHUNK;
+                        self.small_run = 0;
+                    } else if self.max_chunk > READ_CHUNK {
+                        self.small_run += 1;
+                        if self.small_run >= SMALL_RUN {
+                            self.max_chunk = READ_CHUNK;
+                            self.chunk = self.chunk.min(READ_CHUNK);
+                        }
+                    }
                     return Poll::Ready(Ok(Some(Inbound::Encoded(frame))));
                 }
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e))),
             }
-            if !ready!(self.poll_fill(cx))? {
-                return Poll::Ready(self.end_of_stream().map(|()| None));
+            if self.eof {
+                return Poll::Ready(if self.rbuf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection ended inside a frame",
+                    ))
+                });
             }
-        }
-    }
-
-    fn receives_runs(&self) -> bool {
-        true
-    }
-
-    fn poll_recv_run(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<FrameRun>>> {
-        loop {
-            match self.codec.split_run(&mut self.rbuf) {
-                Ok(Some(run)) => {
-                    self.note_frames(run.frame_count(), run.largest_frame());
-                    return Poll::Ready(Ok(Some(run)));
+            let missing = self.codec.missing(&self.rbuf);
+            // A frame of up to TRUSTED_FRAME bytes gets room for all of its rest at once
+            // (the kernel fills it in as few reads as it can, and nothing is copied while it
+            // arrives); a longer one is read a chunk at a time.
+            let want = if missing <= TRUSTED_FRAME {
+                missing.max(1)
+            } else {
+                READ_CHUNK
+            };
+            if self.rbuf.capacity() - self.rbuf.len() < want {
+                // Reuse the buffer when no frame read from it is still alive. Otherwise start
+                // a new one: of the current chunk size between frames (`reserve` would double
+                // the old one's capacity every time, growing without need while payloads are
+                // held); inside a frame over TRUSTED_FRAME, twice what has arrived, and the
+                // whole rest of the frame once a quarter of it is here (a few copies per
+                // frame, and a lying length prefix reserves at most TRUSTED_FRAME plus what was
+                // received, or five times what was received, whichever is more; with common
+                // allocators, untouched pages cost no resident memory).
+                if !self.rbuf.try_reclaim(want.max(self.chunk)) {
+                    let len = self.rbuf.len();
+                    let extra = if missing <= TRUSTED_FRAME || len.saturating_mul(4) >= missing {
+                        missing
+                    } else {
+                        missing.min(len.max(self.chunk))
+                    };
+                    let mut fresh = BytesMut::with_capacity(len + extra.max(self.chunk));
+                    fresh.extend_from_slice(&self.rbuf);
+                    self.rbuf = fresh;
                 }
-                Ok(None) => {}
-                Err(e) => return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e))),
             }
-            if !ready!(self.poll_fill(cx))? {
-                return Poll::Ready(self.end_of_stream().map(|()| None));
+            let room = self.rbuf.capacity() - self.rbuf.len();
+            let n = ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut self.io),
+                cx,
+                &mut self.rbuf
+            ))?;
+            if n == 0 {
+                self.eof = true;
+            } else if n == room && room >= self.chunk && self.chunk < self.max_chunk {
+                self.chunk *= 2; // the peer sends faster than we read: bigger reads
             }
         }
     }
@@ -505,67 +462,6 @@ mod tests {
             }
             assert!(t.chunk <= READ_CHUNK);
             drop(writer.await.unwrap());
-        });
-    }
-
-    /// Runs give the frames one at a time reading gives, adapt the read chunk the same way,
-    /// and end cleanly between frames or with an error inside one.
-    #[test]
-    fn runs_give_every_frame_in_order_and_adapt_the_read_chunk() {
-        let mut wire = BytesMut::new();
-        let mut lens = vec![20_000];
-        frame(1, 20_000, false)
-            .encode_length_prefixed(&mut wire)
-            .unwrap();
-        for i in 0..SMALL_RUN as usize + 1 {
-            lens.push(i % 50);
-            frame(3, i % 50, i % 4 == 0)
-                .encode_length_prefixed(&mut wire)
-                .unwrap();
-        }
-        let expected = wire.clone();
-        wire.extend_from_slice(&[0, 0, 9, 1, 2]); // a frame the stream ends inside
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (mut a, b) = tokio::io::duplex(4096);
-            let writer = tokio::spawn(async move {
-                use tokio::io::AsyncWriteExt;
-                a.write_all(&wire).await.unwrap();
-            });
-            let mut t = LengthPrefixed::new(b, rsocket_proto::frame::MAX_FRAME_LEN);
-            assert!(t.receives_runs());
-            let mut got = BytesMut::new();
-            let mut frames = 0usize;
-            let mut saw_large_chunk = false;
-            let end = loop {
-                match std::future::poll_fn(|cx| t.poll_recv_run(cx)).await {
-                    Ok(Some(mut run)) => {
-                        assert!(run.frame_count() > 0);
-                        let mut n = 0;
-                        while let Some(f) = run.next_frame() {
-                            got.extend_from_slice(&(f.len() as u32).to_be_bytes()[1..]);
-                            got.extend_from_slice(&f);
-                            n += 1;
-                        }
-                        assert_eq!(n, run.frame_count());
-                        frames += n as usize;
-                        saw_large_chunk |= t.max_chunk == LARGE_READ_CHUNK;
-                        if frames < SMALL_RUN as usize {
-                            assert_eq!(t.max_chunk, LARGE_READ_CHUNK, "after {frames} frames");
-                        }
-                    }
-                    other => break other,
-                }
-            };
-            writer.await.unwrap();
-            assert!(saw_large_chunk);
-            assert_eq!(frames, lens.len());
-            assert!(got == expected[..], "frames differ");
-            assert_eq!(t.max_chunk, READ_CHUNK);
-            let e = end.expect_err("the stream ended inside a frame");
-            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
         });
     }
 

@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use rsocket_proto::Frame;
-use rsocket_proto::codec::{EncodedFrames, FrameRun};
+use rsocket_proto::codec::EncodedFrames;
 
 pub(crate) use length_prefixed::ZERO_COPY_MIN;
 pub use length_prefixed::{LengthPrefixed, memory_pair};
@@ -53,23 +53,6 @@ pub trait FrameIo: Send + Unpin + 'static {
     /// bounds how long that may last).
     fn has_partial_frame(&self) -> bool {
         false
-    }
-    /// True when the transport hands out inbound frames in runs
-    /// ([`FrameIo::poll_recv_run`]); the connection then reads through that instead of
-    /// [`FrameIo::poll_recv`]. Default: false.
-    fn receives_runs(&self) -> bool {
-        false
-    }
-    /// Every inbound frame that is complete, at least one, as a [`FrameRun`] (frames behind
-    /// their 24-bit length prefixes, split off the receive buffer at once); `Ready(None)` at a
-    /// clean end of stream. Transports whose [`FrameIo::receives_runs`] is true must implement
-    /// it.
-    fn poll_recv_run(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<FrameRun>>> {
-        let _ = cx;
-        Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "this transport delivers frames one at a time",
-        )))
     }
     /// A handle through which a requester may write encoded frames itself while the
     /// connection's task has nothing of its own to write (TCP from [`connect`] and
@@ -137,12 +120,6 @@ impl FrameIo for Box<dyn FrameIo> {
     }
     fn has_partial_frame(&self) -> bool {
         (**self).has_partial_frame()
-    }
-    fn receives_runs(&self) -> bool {
-        (**self).receives_runs()
-    }
-    fn poll_recv_run(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<FrameRun>>> {
-        (**self).poll_recv_run(cx)
     }
     fn direct_writer(&self) -> Option<DirectWriter> {
         (**self).direct_writer()
