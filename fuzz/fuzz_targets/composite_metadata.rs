@@ -30,7 +30,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(md) => {
             assert!(md.len() <= CompositeMetadata::DEFAULT_MAX_ENTRIES);
             assert_eq!(md.encoded_len(), buf.len());
-            assert_eq!(md.to_bytes(), buf, "decoded composite must re-encode to its input");
+            assert_eq!(
+                md.to_bytes(),
+                buf,
+                "decoded composite must re-encode to its input"
+            );
             let entries: Vec<Entry> = streamed
                 .into_iter()
                 .map(|r| r.expect("reader agrees with decode"))
