@@ -139,9 +139,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
             let missing = self.codec.missing(&self.rbuf);
             // A frame of up to TRUSTED_FRAME bytes gets room for all of its rest at once
             // (the kernel fills it in as few reads as it can, and nothing is copied while it
-            // arrives); a longer one is read a chunk at a time.
+            // arrives); a longer one is read a chunk at a time. Every read gets at least half
+            // a chunk of room: a read that fills a small remainder of the buffer leaves the
+            // socket marked readable, and costs a second system call for the rest of a burst.
             let want = if missing <= TRUSTED_FRAME {
-                missing.max(1)
+                missing.max(self.chunk / 2)
             } else {
                 READ_CHUNK
             };
@@ -463,6 +465,93 @@ mod tests {
             assert!(t.chunk <= READ_CHUNK);
             drop(writer.await.unwrap());
         });
+    }
+
+    /// Reads from a script of bursts, one burst (or what fits of it) per read, recording the
+    /// room each read is given.
+    struct Bursts {
+        script: std::collections::VecDeque<Vec<u8>>,
+        rooms: Vec<usize>,
+    }
+
+    impl AsyncRead for Bursts {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.rooms.push(buf.remaining());
+            if let Some(mut burst) = self.script.pop_front() {
+                let n = burst.len().min(buf.remaining());
+                buf.put_slice(&burst[..n]);
+                if n < burst.len() {
+                    self.script.push_front(burst.split_off(n));
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Bursts {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Bursts of 64 small frames (what a peer with 64 requests in flight sends at once), with
+    /// the frames of each burst still held when the next arrives: every read is offered at
+    /// least half a chunk, so a burst arrives in one read. (Reading into the few hundred bytes
+    /// left at the end of a buffer split a burst in two reads, and the socket stayed marked
+    /// readable: ≈0.4 extra `recvfrom` per burst.)
+    #[test]
+    fn every_read_gets_at_least_half_a_chunk_of_room() {
+        let mut burst = BytesMut::new();
+        for i in 0..64 {
+            frame(2 * i + 1, 16, false)
+                .encode_length_prefixed(&mut burst)
+                .unwrap();
+        }
+        assert!(burst.len() < FIRST_CHUNK / 2);
+        let script = (0..20).map(|_| burst.to_vec()).collect();
+        let io = Bursts {
+            script,
+            rooms: Vec::new(),
+        };
+        let mut t = LengthPrefixed::new(io, rsocket_proto::frame::MAX_FRAME_LEN);
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let mut held = Vec::new();
+        let mut frames = 0;
+        loop {
+            match t.poll_recv(&mut cx) {
+                Poll::Ready(Ok(Some(Inbound::Encoded(f)))) => {
+                    frames += 1;
+                    held.push(f);
+                    if held.len() > 64 {
+                        held.remove(0);
+                    }
+                }
+                Poll::Ready(Ok(None)) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(frames, 20 * 64);
+        let rooms = &t.io.rooms;
+        assert!(
+            rooms.iter().all(|&r| r >= FIRST_CHUNK / 2),
+            "reads offered {rooms:?}"
+        );
+        // One read per burst, and the one that found the end of the stream.
+        assert_eq!(rooms.len(), 21);
     }
 
     proptest! {
