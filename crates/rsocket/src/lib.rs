@@ -90,6 +90,12 @@
 //! slices of these buffers: a payload the application keeps keeps its whole buffer alive (up to
 //! 1 MiB on a connection that carries large frames), so copy small payloads you keep for long.
 //!
+//! A payload that arrives in fragments is copied together; from 128 KiB on, into a buffer that
+//! comes back to its connection when the application drops the payload, for the next large
+//! payload to reuse (each connection keeps at most 4 MiB of such buffers, none once it is
+//! closed). The system allocator maps and unmaps large buffers every time: with fresh pages for
+//! each payload, 1 MiB payloads at a 64 KiB MTU were received 40 % slower.
+//!
 //! ## Frame log
 //!
 //! Every frame received and sent is logged at TRACE under the target `rsocket::frames` (what

@@ -10,6 +10,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::pool::{BufferPool, POOLED_MIN};
 use crate::Payload;
 use crate::frame::{
     Flags, Frame, FrameType, HEADER_LEN, MAX_FRAME_LEN, METADATA_LEN_PREFIX, PayloadFrame,
@@ -220,7 +221,30 @@ pub(crate) fn fragment(
 #[derive(Debug, Default)]
 pub(crate) struct Reassembly {
     metadata: Option<BytesMut>,
-    data: BytesMut,
+    data: Gathered,
+}
+
+/// Reassembled data: in a buffer of its own while small, in one of the connection's pooled
+/// buffers once it reaches [`POOLED_MIN`] bytes (see [`super::pool`]).
+#[derive(Debug)]
+enum Gathered {
+    Small(BytesMut),
+    Pooled(Vec<u8>),
+}
+
+impl Default for Gathered {
+    fn default() -> Self {
+        Gathered::Small(BytesMut::new())
+    }
+}
+
+impl Gathered {
+    fn len(&self) -> usize {
+        match self {
+            Gathered::Small(b) => b.len(),
+            Gathered::Pooled(v) => v.len(),
+        }
+    }
 }
 
 /// Why a fragment could not be added.
@@ -238,27 +262,46 @@ impl Reassembly {
         self.data.len() + self.metadata.as_ref().map_or(0, BytesMut::len)
     }
 
-    /// Adds one fragment.
-    pub(crate) fn push(&mut self, p: &Payload, max: usize) -> Result<(), ReassemblyError> {
+    /// Adds one fragment; data that grows to [`POOLED_MIN`] bytes moves to a buffer of `pool`.
+    pub(crate) fn push(
+        &mut self,
+        p: &Payload,
+        max: usize,
+        pool: &BufferPool,
+    ) -> Result<(), ReassemblyError> {
         if self.len() + p.len() > max {
             return Err(ReassemblyError::TooLarge);
         }
         if let Some(m) = &p.metadata {
-            if !self.data.is_empty() && !m.is_empty() {
+            if self.data.len() > 0 && !m.is_empty() {
                 return Err(ReassemblyError::MetadataAfterData);
             }
             self.metadata
                 .get_or_insert_with(BytesMut::new)
                 .extend_from_slice(m);
         }
-        self.data.extend_from_slice(&p.data);
+        match &mut self.data {
+            Gathered::Small(b) if b.len() + p.data.len() >= POOLED_MIN => {
+                // Room for twice what there is: payloads this large are seldom done yet.
+                let mut v = pool.take(b.len() + p.data.len());
+                v.extend_from_slice(b);
+                v.extend_from_slice(&p.data);
+                self.data = Gathered::Pooled(v);
+            }
+            Gathered::Small(b) => b.extend_from_slice(&p.data),
+            Gathered::Pooled(v) => v.extend_from_slice(&p.data),
+        }
         Ok(())
     }
 
-    /// The whole payload.
-    pub(crate) fn finish(self) -> Payload {
+    /// The whole payload (pooled data goes back to `pool` when the application drops it).
+    pub(crate) fn finish(self, pool: &BufferPool) -> Payload {
+        let data = match self.data {
+            Gathered::Small(b) => b.freeze(),
+            Gathered::Pooled(v) => pool.wrap(v),
+        };
         Payload {
-            data: self.data.freeze(),
+            data,
             metadata: self.metadata.map(BytesMut::freeze),
         }
     }
@@ -353,11 +396,11 @@ mod tests {
                 assert!(pl.metadata.is_none());
             }
             seen_data |= !pl.data.is_empty();
-            re.push(pl, usize::MAX).unwrap();
+            re.push(pl, usize::MAX, &BufferPool::default()).unwrap();
         }
         assert!(matches!(&frames[0], Frame::RequestStream(r) if r.follows && r.initial_n == 5));
         assert!(matches!(frames.last().unwrap(), Frame::Payload(p) if !p.follows && p.next));
-        assert_eq!(re.finish(), p);
+        assert_eq!(re.finish(&BufferPool::default()), p);
     }
 
     #[test]
@@ -377,15 +420,59 @@ mod tests {
 
     #[test]
     fn reassembly_rejects_metadata_after_data_and_oversize() {
+        let pool = BufferPool::default();
         let mut re = Reassembly::default();
-        re.push(&Payload::from("d"), 10).unwrap();
+        re.push(&Payload::from("d"), 10, &pool).unwrap();
         assert!(matches!(
-            re.push(&Payload::from("x").with_metadata("m"), 10),
+            re.push(&Payload::from("x").with_metadata("m"), 10, &pool),
             Err(ReassemblyError::MetadataAfterData)
         ));
         assert!(matches!(
-            re.push(&Payload::new(vec![0u8; 10]), 10),
+            re.push(&Payload::new(vec![0u8; 10]), 10, &pool),
             Err(ReassemblyError::TooLarge)
         ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Payloads small and large (pooled from [`POOLED_MIN`] bytes), one after the other on
+        /// one connection's pool, each dropped or kept before the next: each comes out whole,
+        /// also when it reuses the buffer of one before it, and those still held stay intact.
+        #[test]
+        fn reassembled_payloads_are_whole_pooled_or_not(
+            specs in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![0usize..300, 100_000usize..300_000],
+                    proptest::option::of(0usize..200),
+                    proptest::prop_oneof![64usize..300, 16_000usize..70_000],
+                    proptest::prelude::any::<bool>(),
+                ),
+                1..5,
+            ),
+        ) {
+            let pool = BufferPool::default();
+            let mut kept = Vec::new();
+            for (i, (len, meta, mtu, keep)) in specs.into_iter().enumerate() {
+                let data: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
+                let mut p = Payload::new(data);
+                if let Some(m) = meta {
+                    p = p.with_metadata(vec![i as u8; m]);
+                }
+                let mut re = Reassembly::default();
+                for f in split(Head::RequestResponse, p.clone(), mtu) {
+                    re.push(f.payload().unwrap(), usize::MAX, &pool).unwrap();
+                }
+                proptest::prop_assert_eq!(re.len(), p.len());
+                let got = re.finish(&pool);
+                proptest::prop_assert!(got == p, "payload {} differs", i);
+                if keep {
+                    kept.push((got, p));
+                }
+            }
+            // A payload still held never had its buffer reused under it.
+            for (i, (got, want)) in kept.iter().enumerate() {
+                proptest::prop_assert!(got == want, "kept payload {} changed", i);
+            }
+        }
     }
 }

@@ -561,7 +561,7 @@ impl Connection {
     /// budget overrun closes the connection; a payload overrun is returned.
     fn push_fragment(&mut self, r: &mut Reassembly, p: &Payload) -> Result<(), ()> {
         let before = r.len();
-        match r.push(p, self.config.limits.max_payload_size) {
+        match r.push(p, self.config.limits.max_payload_size, &self.buffers) {
             Ok(()) => {}
             Err(ReassemblyError::TooLarge) => return Err(()),
             Err(ReassemblyError::MetadataAfterData) => {
@@ -618,7 +618,7 @@ impl Connection {
             if let RequestKind::Channel { complete, .. } = &mut kind {
                 *complete = p.complete;
             }
-            return self.deliver_request(id, kind, partial.reassembly.finish());
+            return self.deliver_request(id, kind, partial.reassembly.finish(&self.buffers));
         }
         let Some(st) = self.streams.get_mut(&id) else {
             return self.ignored(now);
@@ -647,7 +647,7 @@ impl Connection {
             let Some(st) = self.streams.get_mut(&id) else {
                 return;
             };
-            (r.finish(), true, st)
+            (r.finish(&self.buffers), true, st)
         } else {
             (p.payload, p.next, st)
         };

@@ -47,6 +47,10 @@
 //! * **ERROR on stream 0** closes the connection (CONNECTION_CLOSE drains it first) when its
 //!   code is a connection code or unknown; a code that belongs on a stream (0x201–0x204 or the
 //!   application range) is misaddressed and ignored, like a frame on an unknown stream.
+//! * **Reassembly** copies fragments together. Data that reaches 128 KiB moves to a buffer of
+//!   the connection's pool, handed to the application as [`Bytes`] that return it to the pool
+//!   when dropped (at most 4 MiB kept per connection; see `pool.rs`), so that large payloads
+//!   do not map fresh pages every time.
 //! * A PAYLOAD with neither N nor C is ignored. A REQUEST_CHANNEL with both F and C is treated
 //!   like a PAYLOAD with both (Protocol.md "Handling the Unexpected" #7): F is ignored, the
 //!   frame is the whole request and completes the requester's side.
@@ -56,6 +60,7 @@ mod config;
 mod event;
 mod fragment;
 mod inbound;
+mod pool;
 mod resume;
 mod stream;
 mod transmit;
@@ -216,6 +221,8 @@ pub struct Connection {
     encode_error: Option<crate::frame::EncodeError>,
     events: VecDeque<Event>,
     reassembly_bytes: usize,
+    /// Buffers of large reassembled payloads, back from the application for reuse.
+    buffers: pool::BufferPool,
     sent_position: u64,
     received_position: u64,
     guard: Guard,
@@ -249,6 +256,7 @@ impl Connection {
             encode_error: None,
             events: VecDeque::new(),
             reassembly_bytes: 0,
+            buffers: pool::BufferPool::default(),
             sent_position: 0,
             received_position: 0,
             guard: Guard {
