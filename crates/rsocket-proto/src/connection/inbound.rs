@@ -338,6 +338,7 @@ impl Connection {
     }
 
     fn on_keepalive(&mut self, k: Keepalive) {
+        self.buffers.trim_if_unused();
         if let Some(r) = &mut self.resume {
             let pos = k.last_received_position;
             if pos > self.sent_position {

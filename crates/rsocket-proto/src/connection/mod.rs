@@ -49,8 +49,9 @@
 //!   application range) is misaddressed and ignored, like a frame on an unknown stream.
 //! * **Reassembly** copies fragments together. Data that reaches 128 KiB moves to a buffer of
 //!   the connection's pool, handed to the application as [`Bytes`] that return it to the pool
-//!   when dropped (at most 4 MiB kept per connection; see `pool.rs`), so that large payloads
-//!   do not map fresh pages every time.
+//!   when dropped (at most 4 MiB kept per connection, freed at a KEEPALIVE received when no
+//!   large payload came since the previous one; see `pool.rs`), so that large payloads do not
+//!   map fresh pages every time.
 //! * A PAYLOAD with neither N nor C is ignored. A REQUEST_CHANNEL with both F and C is treated
 //!   like a PAYLOAD with both (Protocol.md "Handling the Unexpected" #7): F is ignored, the
 //!   frame is the whole request and completes the requester's side.

@@ -8,8 +8,10 @@
 //! more time in page faults than in copying.
 //!
 //! Bounded: a connection's pool keeps at most [`POOL_MAX_BYTES`] of capacity (a buffer that
-//! would take it over is freed), and only while the connection lives; payloads dropped after
-//! the connection is gone free their buffers.
+//! would take it over is freed), and only while it is in use: each KEEPALIVE the connection
+//! receives frees what is kept if no buffer was taken since the one before (so a connection
+//! that stops receiving large payloads gives the memory back within two keepalive intervals),
+//! and payloads dropped after the connection is gone free their buffers.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -31,6 +33,8 @@ struct Kept {
     bufs: Vec<Vec<u8>>,
     /// Capacity of `bufs` together.
     bytes: usize,
+    /// A buffer was taken since the last [`BufferPool::trim_if_unused`].
+    taken: bool,
 }
 
 fn lock(m: &Mutex<Kept>) -> MutexGuard<'_, Kept> {
@@ -42,6 +46,7 @@ impl BufferPool {
     pub(crate) fn take(&self, need: usize) -> Vec<u8> {
         let kept = {
             let mut k = lock(&self.0);
+            k.taken = true;
             let largest = (0..k.bufs.len()).max_by_key(|&i| k.bufs[i].capacity());
             largest.map(|i| {
                 let v = k.bufs.swap_remove(i);
@@ -65,6 +70,15 @@ impl BufferPool {
             data,
             pool: Arc::downgrade(&self.0),
         })
+    }
+
+    /// Frees the kept buffers unless one was taken since the last call.
+    pub(crate) fn trim_if_unused(&self) {
+        let mut k = lock(&self.0);
+        if !std::mem::take(&mut k.taken) {
+            k.bufs = Vec::new();
+            k.bytes = 0;
+        }
     }
 
     /// Capacity kept for reuse.
@@ -140,6 +154,80 @@ mod tests {
         // Taking the largest leaves the rest.
         let v = pool.take(10);
         assert!(v.capacity() >= 1 << 20);
+    }
+
+    #[test]
+    fn an_unused_pool_is_emptied_at_the_second_check() {
+        let pool = BufferPool::default();
+        let mut v = pool.take(1 << 18);
+        v.resize(1 << 18, 3);
+        drop(pool.wrap(v));
+        assert!(pool.kept_bytes() >= 1 << 18);
+        pool.trim_if_unused(); // a buffer was taken since the last check
+        assert!(pool.kept_bytes() >= 1 << 18);
+        pool.trim_if_unused();
+        assert_eq!(pool.kept_bytes(), 0);
+    }
+
+    /// A client receives large fragmented answers, then only keepalives: the buffers it kept
+    /// go at the second KEEPALIVE.
+    #[test]
+    fn a_connection_frees_its_kept_buffers_when_large_payloads_stop() {
+        use crate::frame::{Frame, Keepalive};
+        use crate::{Config, Connection, Event, Payload, SetupParams};
+        let now = std::time::Instant::now();
+        let config = Config {
+            mtu: Some(16 * 1024),
+            ..Config::default()
+        };
+        let mut client = Connection::client(now, config.clone(), SetupParams::default());
+        let mut server = Connection::server(now, config);
+        let pump = |from: &mut Connection, to: &mut Connection| {
+            while let Some(f) = from.poll_transmit() {
+                to.handle_frame(now, f);
+            }
+        };
+        for i in 0..3u8 {
+            let id = client.request_response(now, Payload::from("big?")).unwrap();
+            pump(&mut client, &mut server);
+            let stream_id = loop {
+                match server.poll_event() {
+                    Some(Event::Request { stream_id, .. }) => break stream_id,
+                    Some(_) => {}
+                    None => panic!("no request"),
+                }
+            };
+            server
+                .send_next(stream_id, Payload::new(vec![i; 300_000]), true)
+                .unwrap();
+            pump(&mut server, &mut client);
+            let answer = loop {
+                match client.poll_event() {
+                    Some(Event::Next {
+                        stream_id, payload, ..
+                    }) if stream_id == id => break payload,
+                    Some(_) => {}
+                    None => panic!("no answer"),
+                }
+            };
+            assert_eq!(answer.data.len(), 300_000);
+            assert!(answer.data.iter().all(|&b| b == i));
+        }
+        assert!(client.buffers.kept_bytes() >= 300_000);
+        let keepalive = || {
+            Frame::Keepalive(Keepalive {
+                respond: false,
+                last_received_position: 0,
+                data: bytes::Bytes::new(),
+            })
+        };
+        client.handle_frame(now, keepalive());
+        assert!(
+            client.buffers.kept_bytes() >= 300_000,
+            "used since the last check"
+        );
+        client.handle_frame(now, keepalive());
+        assert_eq!(client.buffers.kept_bytes(), 0);
     }
 
     #[test]
