@@ -282,7 +282,8 @@ impl Reassembly {
         }
         match &mut self.data {
             Gathered::Small(b) if b.len() + p.data.len() >= POOLED_MIN => {
-                // Room for twice what there is: payloads this large are seldom done yet.
+                // Room for what there is (a kept buffer is usually as large as the last
+                // payload); the vector doubles as more arrives.
                 let mut v = pool.take(b.len() + p.data.len());
                 v.extend_from_slice(b);
                 v.extend_from_slice(&p.data);

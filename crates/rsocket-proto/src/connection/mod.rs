@@ -50,7 +50,8 @@
 //! * **Reassembly** copies fragments together. Data that reaches 128 KiB moves to a buffer of
 //!   the connection's pool, handed to the application as [`Bytes`] that return it to the pool
 //!   when dropped (at most 4 MiB kept per connection, freed at a KEEPALIVE received when no
-//!   large payload came since the previous one; see `pool.rs`), so that large payloads do not
+//!   large payload came since the previous one, when a resumable session loses its transport
+//!   and for good when the connection closes; see `pool.rs`), so that large payloads do not
 //!   map fresh pages every time.
 //! * A PAYLOAD with neither N nor C is ignored. A REQUEST_CHANNEL with both F and C is treated
 //!   like a PAYLOAD with both (Protocol.md "Handling the Unexpected" #7): F is ignored, the
@@ -555,6 +556,8 @@ impl Connection {
             // after RESUME. Partial reassemblies stay: they match the position received, and
             // the peer resends only what comes after it.
             self.clear_transmit();
+            // No KEEPALIVE comes to trim the pool while the transport is gone.
+            self.buffers.clear(false);
             self.events.push_back(Event::Disconnected);
             return;
         }
@@ -754,6 +757,7 @@ impl Connection {
         self.streams.clear();
         self.partial.clear();
         self.reassembly_bytes = 0;
+        self.buffers.clear(true);
         self.draining = None;
         self.events.push_back(Event::Closed(reason));
     }

@@ -11,7 +11,8 @@
 //! would take it over is freed), and only while it is in use: each KEEPALIVE the connection
 //! receives frees what is kept if no buffer was taken since the one before (so a connection
 //! that stops receiving large payloads gives the memory back within two keepalive intervals),
-//! and payloads dropped after the connection is gone free their buffers.
+//! a resumable session that loses its transport frees it, and once the connection is closed
+//! (or gone) buffers coming back are freed.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -28,13 +29,26 @@ pub(crate) const POOL_MAX_BYTES: usize = 4 << 20;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BufferPool(Arc<Mutex<Kept>>);
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Kept {
     bufs: Vec<Vec<u8>>,
     /// Capacity of `bufs` together.
     bytes: usize,
     /// A buffer was taken since the last [`BufferPool::trim_if_unused`].
     taken: bool,
+    /// The connection is closed: buffers coming back are freed.
+    closed: bool,
+}
+
+impl std::fmt::Debug for Kept {
+    // Not the buffers: they hold earlier payloads' bytes until taken again.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("buffers", &self.bufs.len())
+            .field("bytes", &self.bytes)
+            .field("closed", &self.closed)
+            .finish()
+    }
 }
 
 fn lock(m: &Mutex<Kept>) -> MutexGuard<'_, Kept> {
@@ -74,11 +88,27 @@ impl BufferPool {
 
     /// Frees the kept buffers unless one was taken since the last call.
     pub(crate) fn trim_if_unused(&self) {
-        let mut k = lock(&self.0);
-        if !std::mem::take(&mut k.taken) {
-            k.bufs = Vec::new();
+        let freed = {
+            let mut k = lock(&self.0);
+            if std::mem::take(&mut k.taken) {
+                return;
+            }
             k.bytes = 0;
-        }
+            std::mem::take(&mut k.bufs)
+        };
+        drop(freed); // outside the lock
+    }
+
+    /// Frees the kept buffers; with `for_good`, buffers that come back later are freed too
+    /// (the connection is closed).
+    pub(crate) fn clear(&self, for_good: bool) {
+        let freed = {
+            let mut k = lock(&self.0);
+            k.closed |= for_good;
+            k.bytes = 0;
+            std::mem::take(&mut k.bufs)
+        };
+        drop(freed);
     }
 
     /// Capacity kept for reuse.
@@ -107,10 +137,12 @@ impl Drop for Pooled {
         };
         let data = std::mem::take(&mut self.data);
         let mut k = lock(&pool);
-        if k.bytes + data.capacity() <= POOL_MAX_BYTES {
+        if !k.closed && k.bytes + data.capacity() <= POOL_MAX_BYTES {
             k.bytes += data.capacity();
             k.bufs.push(data);
         }
+        drop(k);
+        // A buffer not kept is freed here, after the lock.
     }
 }
 
@@ -228,6 +260,32 @@ mod tests {
         );
         client.handle_frame(now, keepalive());
         assert_eq!(client.buffers.kept_bytes(), 0);
+    }
+
+    #[test]
+    fn a_closed_pool_keeps_nothing() {
+        let pool = BufferPool::default();
+        let mut v = pool.take(1 << 18);
+        v.resize(1 << 18, 3);
+        let held = pool.wrap(v);
+        let mut v = pool.take(1 << 18);
+        v.resize(1 << 18, 4);
+        drop(pool.wrap(v));
+        assert!(pool.kept_bytes() >= 1 << 18);
+        pool.clear(true);
+        assert_eq!(pool.kept_bytes(), 0);
+        drop(held);
+        assert_eq!(
+            pool.kept_bytes(),
+            0,
+            "a buffer back after the close is freed"
+        );
+        // Without `for_good` (a disconnected session), buffers are kept again afterwards.
+        let pool = BufferPool::default();
+        let v = pool.take(1 << 18);
+        pool.clear(false);
+        drop(pool.wrap(v));
+        assert!(pool.kept_bytes() >= 1 << 18);
     }
 
     #[test]

@@ -139,11 +139,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> FrameIo for LengthPrefi
             let missing = self.codec.missing(&self.rbuf);
             // A frame of up to TRUSTED_FRAME bytes gets room for all of its rest at once
             // (the kernel fills it in as few reads as it can, and nothing is copied while it
-            // arrives); a longer one is read a chunk at a time. Every read gets at least half
-            // a chunk of room: a read that fills a small remainder of the buffer leaves the
-            // socket marked readable, and costs a second system call for the rest of a burst.
-            let want = if missing <= TRUSTED_FRAME {
-                missing.max(self.chunk / 2)
+            // arrives); a longer one is read a chunk at a time. Between frames, on a connection
+            // of small frames, a read gets at least half a chunk of room: one that fills a small
+            // remainder of the buffer leaves the socket marked readable, and costs a second
+            // system call for the rest of a burst. (Not inside a frame: that would copy what
+            // has arrived of it. Nor where large frames arrive: the start of one is better read
+            // into what is left than into a fresh chunk it would not fit either.)
+            let want = if missing == 0 && self.max_chunk == READ_CHUNK {
+                self.chunk / 2
+            } else if missing <= TRUSTED_FRAME {
+                missing.max(1)
             } else {
                 READ_CHUNK
             };
@@ -552,6 +557,43 @@ mod tests {
         );
         // One read per burst, and the one that found the end of the stream.
         assert_eq!(rooms.len(), 21);
+    }
+
+    /// A frame that arrives in pieces is read into room for all of its rest, to its last
+    /// byte: nothing of it moves while it arrives (room shrinks by what each read brought).
+    #[test]
+    fn a_frame_arriving_in_pieces_is_never_moved() {
+        let mut wire = BytesMut::new();
+        frame(1, 100_000, false)
+            .encode_length_prefixed(&mut wire)
+            .unwrap();
+        let mut pieces = vec![wire[..1000].to_vec()];
+        let mut at = 1000;
+        while wire.len() - at > 500 {
+            let end = (at + 9_000).min(wire.len() - 500);
+            pieces.push(wire[at..end].to_vec());
+            at = end;
+        }
+        pieces.push(wire[at..].to_vec());
+        let sizes: Vec<usize> = pieces.iter().map(Vec::len).collect();
+        let io = Bursts {
+            script: pieces.into(),
+            rooms: Vec::new(),
+        };
+        let mut t = LengthPrefixed::new(io, rsocket_proto::frame::MAX_FRAME_LEN);
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let f = match t.poll_recv(&mut cx) {
+            Poll::Ready(Ok(Some(Inbound::Encoded(f)))) => f,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(f.len(), wire.len() - 3);
+        let rooms = &t.io.rooms;
+        assert_eq!(rooms.len(), sizes.len());
+        // From the second read on, the room is exactly the rest of the frame.
+        for i in 1..rooms.len() {
+            let rest: usize = sizes[i..].iter().sum();
+            assert_eq!(rooms[i], rest, "read {i} of {sizes:?}: rooms {rooms:?}");
+        }
     }
 
     proptest! {
