@@ -129,6 +129,14 @@ impl Connection {
 
     // ---- stream commands ------------------------------------------------------------------
 
+    /// The state of stream `id`, or the error every stream command gives for an unknown one.
+    #[inline]
+    fn stream_mut(&mut self, id: StreamId) -> Result<&mut StreamState, CommandError> {
+        self.streams
+            .get_mut(&id)
+            .ok_or(CommandError::UnknownStream(id))
+    }
+
     /// Sends a value on a stream we may send on; `complete` also ends our side. A
     /// request-response responder always completes. Needs credit except for request-response.
     pub fn send_next(
@@ -137,10 +145,7 @@ impl Connection {
         payload: Payload,
         complete: bool,
     ) -> Result<(), CommandError> {
-        let st = self
-            .streams
-            .get_mut(&id)
-            .ok_or(CommandError::UnknownStream(id))?;
+        let st = self.stream_mut(id)?;
         if !st.send_open {
             return Err(CommandError::SendClosed(id));
         }
@@ -168,10 +173,7 @@ impl Connection {
 
     /// Completes our side of a stream without a value (PAYLOAD with C).
     pub fn send_complete(&mut self, id: StreamId) -> Result<(), CommandError> {
-        let st = self
-            .streams
-            .get_mut(&id)
-            .ok_or(CommandError::UnknownStream(id))?;
+        let st = self.stream_mut(id)?;
         if !st.send_open {
             return Err(CommandError::SendClosed(id));
         }
@@ -214,10 +216,7 @@ impl Connection {
     /// Grants the peer `n` (1..=2^31-1) more payloads on a stream we receive on.
     pub fn request_n(&mut self, id: StreamId, n: u32) -> Result<(), CommandError> {
         check_n(n)?;
-        let st = self
-            .streams
-            .get_mut(&id)
-            .ok_or(CommandError::UnknownStream(id))?;
+        let st = self.stream_mut(id)?;
         if !st.recv_open || st.kind == StreamKind::Response {
             return Err(CommandError::NotAllowed(
                 "request-n needs a stream or channel that is still receiving",
@@ -231,10 +230,7 @@ impl Connection {
     /// Cancels: as requester, the whole stream; as a channel's responder, the requester's
     /// sending side.
     pub fn cancel(&mut self, id: StreamId) -> Result<(), CommandError> {
-        let st = self
-            .streams
-            .get_mut(&id)
-            .ok_or(CommandError::UnknownStream(id))?;
+        let st = self.stream_mut(id)?;
         if st.local {
             let st = self.streams.remove(&id);
             self.release(st.as_ref().and_then(|s| s.reassembly.as_deref()));
