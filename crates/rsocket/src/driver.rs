@@ -17,8 +17,8 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, SelectAll, StreamExt};
 use rsocket_proto::frame::Setup;
 use rsocket_proto::{ErrorCode, Event, RequestKind, StreamId};
-use tokio::time::Sleep;
 
+use crate::alarm::Timer;
 use crate::responder::{Handled, Responder};
 use crate::resume::{DriverIo, Resumption};
 use crate::server::{Acceptor, SetupInfo};
@@ -75,7 +75,7 @@ pub(crate) struct Driver<T: DriverIo> {
     accepting: Option<BoxFuture<'static, Result<Arc<dyn Responder>, Error>>>,
     outbound: SelectAll<Outbound>,
     tasks: FuturesUnordered<BoxFuture<'static, ()>>,
-    timer: Pin<Box<Sleep>>,
+    timer: Timer,
     timer_at: Option<Instant>,
     /// The timer was polled (and is pending) with the driver's current waker since it was last
     /// reset: polling it again is needed only once it has elapsed.
@@ -133,7 +133,7 @@ impl<T: DriverIo> Driver<T> {
             accepting: None,
             outbound: SelectAll::new(),
             tasks: FuturesUnordered::new(),
-            timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
+            timer: Timer::new(),
             timer_at: None,
             timer_armed: false,
             stalled_since: None,
@@ -705,14 +705,14 @@ impl<T: DriverIo> Driver<T> {
         // on every wake-up.
         if self.timer_at.is_none_or(|t| at < t) {
             self.timer_at = Some(at);
-            self.timer.as_mut().reset(at.into());
+            self.timer.reset(at, cx.waker());
             self.timer_armed = false;
         }
         if self.timer_armed && !self.timer.is_elapsed() {
             return false; // its waker is registered: it wakes us when due
         }
         self.timer_armed = true;
-        if self.timer.as_mut().poll(cx).is_ready() {
+        if self.timer.poll(cx).is_ready() {
             self.timer_armed = false;
             self.timer_at = None;
             self.inner.lock().conn.handle_timeout(Instant::now());
