@@ -32,9 +32,15 @@ async fn silent_peer(mut s: TcpStream, for_at_most: Duration) -> (Vec<(Instant, 
     }
 }
 
-/// Connects a client with `interval` / `lifetime` to a silent peer; returns the keepalive
-/// times the peer saw (after SETUP), when the client's connection ended, and whether
+/// Connects a client with `interval` / `lifetime` to a silent peer; returns when the peer
+/// saw each keepalive and when the client's connection ended (both measured from just before
+/// `connect`, so never later than the client's own start of the connection), and whether
 /// the peer saw EOF.
+///
+/// Arrival times at the peer are no earlier than the sending, so "keepalive `i` arrived
+/// at least `(i + 1) × interval` after the start" holds for a correct client however late the
+/// peer's task runs. (Measuring from the SETUP's arrival did not: on a loaded 2-core CI
+/// machine the peer read the SETUP 15 ms after it was sent.)
 async fn run_one(interval: Duration, lifetime: Duration) -> (Vec<Duration>, Duration, bool) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let uri = format!("tcp://{}", l.local_addr().unwrap());
@@ -58,14 +64,15 @@ async fn run_one(interval: Duration, lifetime: Duration) -> (Vec<Duration>, Dura
         "closed for the missing keepalives: {err}"
     );
     let (frames, eof) = peer.await.unwrap();
-    let setup_at = match frames.first() {
-        Some((t, Frame::Setup(_))) => *t,
-        other => panic!("SETUP first, got {other:?}"),
-    };
+    assert!(
+        matches!(frames.first(), Some((_, Frame::Setup(_)))),
+        "SETUP first, got {:?}",
+        frames.first()
+    );
     let keepalives = frames
         .iter()
         .filter_map(|(t, f)| match f {
-            Frame::Keepalive(k) if k.respond => Some(t.duration_since(setup_at)),
+            Frame::Keepalive(k) if k.respond => Some(t.duration_since(start)),
             _ => None,
         })
         .collect();
@@ -79,17 +86,14 @@ fn check(
     interval: Duration,
     lifetime: Duration,
 ) {
-    // KEEPALIVE every interval (a little late at worst), never early.
+    // KEEPALIVE every interval (late at worst, on a loaded machine), never early.
     assert!(
         keepalives.len() >= 3,
         "at least 3 keepalives within the lifetime: {keepalives:?}"
     );
     for (i, t) in keepalives.iter().enumerate() {
         let due = interval * (i as u32 + 1);
-        assert!(
-            *t + Duration::from_millis(5) >= due,
-            "keepalive {i} early: {t:?} < {due:?}"
-        );
+        assert!(*t >= due, "keepalive {i} early: {t:?} < {due:?}");
     }
     assert!(ended >= lifetime, "closed before the lifetime: {ended:?}");
     assert!(
