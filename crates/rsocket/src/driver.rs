@@ -100,6 +100,8 @@ pub(crate) struct Driver<T: DriverIo> {
     deferred: Vec<Deferred>,
     /// Request-response answers that were ready at once, sent under the pass's last lock.
     answers: Vec<(StreamId, Result<crate::Payload, Error>)>,
+    /// Payload bytes in `answers` (not yet in the transport's backlog).
+    answer_bytes: usize,
     /// The connection's next deadline, as of the last flush.
     next_timeout: Option<Instant>,
     /// A requester waits for send capacity: notify once the backlog is below the mark.
@@ -147,6 +149,7 @@ impl<T: DriverIo> Driver<T> {
             waker: None,
             deferred: Vec::new(),
             answers: Vec::new(),
+            answer_bytes: 0,
             next_timeout: None,
             capacity_wanted: false,
         }
@@ -177,6 +180,7 @@ impl<T: DriverIo> Driver<T> {
         if self.closing
             || self.accepting.is_some()
             || self.io.backlog() >= READ_PAUSE
+            || !self.deferred.is_empty() // handlers paused on the backlog (see run_deferred)
             || self.tasks.len() >= MAX_TASKS
         {
             self.partial_since = None; // our pause, not a slow peer
@@ -389,14 +393,28 @@ impl<T: DriverIo> Driver<T> {
         }
     }
 
-    /// Runs deferred work: accepting SETUP and starting handlers. Returns true if there was
-    /// any.
+    /// Runs deferred work: accepting SETUP and starting handlers. Returns true if it ran any.
+    ///
+    /// Handlers wait while [`READ_PAUSE`] bytes are waiting to be written (counting the answers
+    /// already made in this pass): a peer that pipelines requests for large answers and never
+    /// reads gets no more answers made than that (plus the one that crossed it), instead of one
+    /// per request read. The rest keep their order for a later pass, and reading waits until
+    /// they have run.
     fn run_deferred(&mut self) -> bool {
         if self.deferred.is_empty() {
             return false;
         }
         let mut deferred = std::mem::take(&mut self.deferred);
-        for d in deferred.drain(..) {
+        let mut ran = false;
+        let mut items = deferred.drain(..);
+        while let Some(d) = items.next() {
+            if self.io.backlog() + self.answer_bytes >= READ_PAUSE {
+                let mut rest: Vec<Deferred> = std::iter::once(d).chain(items).collect();
+                rest.append(&mut self.deferred);
+                self.deferred = rest;
+                return ran;
+            }
+            ran = true;
             match d {
                 Deferred::Setup(setup) => {
                     if !self.register_session(&setup) {
@@ -419,7 +437,7 @@ impl<T: DriverIo> Driver<T> {
                 Deferred::Response(id, p) => {
                     let p = match self.responder.request_response_sync(p) {
                         Handled::Now(answer) => {
-                            self.answers.push((id, answer));
+                            self.push_answer(id, answer);
                             continue;
                         }
                         Handled::Later(p) => p,
@@ -427,7 +445,7 @@ impl<T: DriverIo> Driver<T> {
                     let mut fut = self.responder.request_response(p);
                     let mut noop = Context::from_waker(futures::task::noop_waker_ref());
                     if let Poll::Ready(answer) = fut.poll_unpin(&mut noop) {
-                        self.answers.push((id, answer));
+                        self.push_answer(id, answer);
                         continue;
                     }
                     let g = Gate::unbounded();
@@ -460,10 +478,19 @@ impl<T: DriverIo> Driver<T> {
                 Deferred::Resume(r) => self.hand_off(r),
             }
         }
+        drop(items);
         if self.deferred.is_empty() {
             self.deferred = deferred; // keep the allocation
         }
-        true
+        ran
+    }
+
+    /// Keeps an answer for the pass's last lock, counting its bytes against the backlog.
+    fn push_answer(&mut self, id: StreamId, answer: Result<crate::Payload, Error>) {
+        if let Ok(p) = &answer {
+            self.answer_bytes += p.data.len() + p.metadata.as_ref().map_or(0, |m| m.len());
+        }
+        self.answers.push((id, answer));
     }
 
     /// Runs a fire-and-forget or metadata-push handler: polled once here, kept as a task only
@@ -477,6 +504,7 @@ impl<T: DriverIo> Driver<T> {
 
     /// Sends the answers of request-response handlers that were ready at once.
     fn send_answers(&mut self, s: &mut Shared) {
+        self.answer_bytes = 0;
         for (id, answer) in self.answers.drain(..) {
             let r = match answer {
                 Ok(p) => s.conn.send_next(id, p, true),

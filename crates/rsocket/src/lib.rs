@@ -57,8 +57,10 @@
 //! streams are polled only while the requester's credit lasts, and not at all while the
 //! transport's send buffer is over 512 KiB, so a slow peer slows the producer instead of
 //! growing memory. Reading goes on past that mark (two peers moving bulk data both ways must
-//! not wait for each other) and stops only at 16 MiB buffered; a peer that does not read for
-//! 30 s while data waits is disconnected. A consumer may waive credit
+//! not wait for each other) and stops only at 16 MiB buffered, where handlers also wait: a peer
+//! that pipelines requests for large answers without reading gets no more answers made than
+//! 16 MiB and the one that crossed it. A peer that does not read for 30 s while data waits is
+//! disconnected. A consumer may waive credit
 //! ([`Prefetch::UNBOUNDED`]: request-n 2^31-1, no REQUEST_N afterwards, the fastest way to take
 //! a long stream); while such consumers leave more than 16 MiB unread, the connection stops
 //! reading from the peer until they catch up. Other streams on the connection wait too, and a
@@ -130,6 +132,7 @@ mod driver;
 mod error;
 pub mod intercept;
 pub mod lease;
+mod per_ip;
 mod responder;
 pub mod resume;
 mod rsocket;

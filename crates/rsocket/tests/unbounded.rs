@@ -87,3 +87,50 @@ async fn pausing_for_a_stalled_consumer_is_not_a_slow_frame() {
     })
     .await;
 }
+
+/// A peer that pipelines requests for large answers and never reads: the server makes answers
+/// only while less than 16 MiB waits to be written (plus what the sockets' buffers took), not
+/// one per request it read; once the peer reads, every answer arrives, whole and in order.
+#[tokio::test]
+async fn pipelined_requests_for_large_answers_wait_for_a_peer_that_does_not_read() {
+    use rsocket::proto::frame::RequestResponse;
+    use rsocket::proto::{Frame, StreamId};
+    const REQUESTS: u32 = 96; // 1 MiB answers: 96 MiB if every answer were made at once
+    deadline(async {
+        let made = Arc::new(AtomicUsize::new(0));
+        let m = made.clone();
+        let answer = Bytes::from(vec![7u8; 1 << 20]);
+        let handler = RequestHandler::new().request_response_sync(move |_req| {
+            m.fetch_add(1, Ordering::Relaxed);
+            Ok(Payload::from(answer.clone()))
+        });
+        let mut raw =
+            common::RawClient::connect(Server::builder().responder(handler).build()).await;
+        for i in 0..REQUESTS {
+            raw.send(Frame::RequestResponse(RequestResponse {
+                stream_id: StreamId::new(2 * i + 1),
+                follows: false,
+                payload: Payload::from("big"),
+            }))
+            .await;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let ahead = made.load(Ordering::Relaxed);
+        assert!(
+            ahead <= 48,
+            "{ahead} answers of 1 MiB made for a peer that reads nothing"
+        );
+        for i in 0..REQUESTS {
+            match raw.next().await {
+                Frame::Payload(p) => {
+                    assert_eq!(p.stream_id, StreamId::new(2 * i + 1));
+                    assert_eq!(p.payload.data.len(), 1 << 20);
+                    assert!(p.complete);
+                }
+                other => panic!("expected answer {i}, got {other:?}"),
+            }
+        }
+        assert_eq!(made.load(Ordering::Relaxed), REQUESTS as usize);
+    })
+    .await;
+}
