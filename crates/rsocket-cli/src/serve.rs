@@ -74,6 +74,16 @@ pub struct ServeArgs {
     /// 60 s and continue when they reconnect with RESUME.
     #[arg(long)]
     pub resume: bool,
+    /// RSocket connections served at once (TCP and WebSocket together);
+    /// more are closed as soon as they are accepted.
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// RSocket connections served at once from one IP address; more from it are closed as
+    /// soon as they are accepted. Behind a proxy, raise it to --max-connections.
+    #[arg(long, value_name = "N", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
     /// Log every decoded frame.
     #[arg(long)]
     pub debug: bool,
@@ -124,7 +134,10 @@ pub fn rsocket_server(args: &ServeArgs) -> Server {
     if let Some(mtu) = args.mtu {
         builder = builder.mtu(mtu);
     }
-    builder.build()
+    builder
+        .max_connections(args.max_connections as usize)
+        .max_connections_per_ip(args.max_connections_per_ip as usize)
+        .build()
 }
 
 /// Refuses a SETUP MIME type that is not `type/subtype` (RFC 6838 names, optional

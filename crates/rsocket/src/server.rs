@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -110,6 +111,7 @@ pub struct ServerBuilder {
     acceptor: Option<Arc<dyn Acceptor>>,
     prefetch: Prefetch,
     max_connections: usize,
+    max_connections_per_ip: usize,
     layers: Vec<crate::intercept::BoxLayer>,
     interceptor: Option<Arc<dyn crate::intercept::RequestInterceptor>>,
     lease_policy: Option<Arc<dyn LeasePolicy>>,
@@ -123,6 +125,7 @@ impl std::fmt::Debug for ServerBuilder {
             .field("config", &self.config)
             .field("prefetch", &self.prefetch)
             .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("max_resumable_sessions", &self.max_resumable_sessions)
             .finish()
     }
@@ -229,6 +232,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Connections served at once from one IP address (over TCP, TLS and WebSocket; an
+    /// IPv4-mapped IPv6 address counts as its IPv4 address); more from that address are closed
+    /// as soon as they are accepted, before any handshake, so one peer cannot take every slot
+    /// of [`ServerBuilder::max_connections`]. Default 1,000. Behind a proxy every client has
+    /// the proxy's address: raise this to `max_connections` there. Connections handed to
+    /// [`Server::serve_connection`] (the axum mount, Unix sockets) are not counted.
+    pub fn max_connections_per_ip(mut self, n: usize) -> Self {
+        self.max_connections_per_ip = n.max(1);
+        self
+    }
+
     /// Replaces the whole protocol configuration (limits, MTU, lease).
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -286,6 +300,7 @@ impl ServerBuilder {
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 permits: Arc::new(Semaphore::new(self.max_connections)),
+                per_ip: crate::per_ip::PerIp::new(self.max_connections_per_ip),
                 registry,
                 store_budget,
             }),
@@ -301,6 +316,8 @@ struct ServerInner {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     permits: Arc<Semaphore>,
+    /// Connections per peer address (accept loops only).
+    per_ip: Arc<crate::per_ip::PerIp>,
     /// Resumable sessions by token (with resumption enabled).
     registry: Option<Arc<Registry>>,
     store_budget: Option<Arc<crate::shared::StoreBudget>>,
@@ -321,6 +338,9 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// Default of [`ServerBuilder::max_connections_per_ip`].
+const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 1_000;
+
 /// How long a TLS or WebSocket handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -335,6 +355,7 @@ impl Server {
             acceptor: None,
             prefetch: Prefetch::default(),
             max_connections: 10_000,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             layers: Vec::new(),
             interceptor: None,
             lease_policy: None,
@@ -420,7 +441,7 @@ impl Server {
         let max = self.inner.config.limits.max_frame_size;
         let accept = || async {
             let (s, addr) = listener.accept().await?;
-            Ok((s, format!("{addr:?}")))
+            Ok((s, format!("{addr:?}"), None))
         };
         self.accept_loop(
             accept,
@@ -503,11 +524,13 @@ impl Server {
 
     /// The accept loop behind every `serve_*`: accepts until shutdown and serves each stream
     /// on a task of its own, after `handshake` (TLS, WebSocket upgrade) turned it into a
-    /// transport within [`HANDSHAKE_TIMEOUT`]. Accept errors back off briefly.
+    /// transport within [`HANDSHAKE_TIMEOUT`]. A stream from an IP address that has
+    /// [`ServerBuilder::max_connections_per_ip`] connections already is closed at once. Accept
+    /// errors back off briefly.
     async fn accept_loop<S, A, AF, H, HF, T>(&self, mut accept: A, handshake: H) -> io::Result<()>
     where
         A: FnMut() -> AF,
-        AF: Future<Output = io::Result<(S, String)>>,
+        AF: Future<Output = io::Result<(S, String, Option<IpAddr>)>>,
         H: Fn(S) -> HF,
         HF: Future<Output = Result<T, String>> + Send + 'static,
         T: FrameIo,
@@ -518,11 +541,20 @@ impl Server {
                 () = self.inner.shutdown.cancelled() => return Ok(()),
             };
             match accepted {
-                Ok((stream, peer)) => {
+                Ok((stream, peer, ip)) => {
+                    let permit = match ip.map(|ip| self.inner.per_ip.try_acquire(ip)) {
+                        Some(None) => {
+                            tracing::warn!(%peer, "connection limit of this address reached; closing a new connection");
+                            continue;
+                        }
+                        Some(permit) => permit,
+                        None => None,
+                    };
                     tracing::debug!(%peer, "accepted a connection");
                     let server = self.clone();
                     let hs = handshake(stream);
                     self.inner.tracker.spawn(async move {
+                        let _permit = permit;
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
                             Ok(Ok(io)) => server.serve_connection(io).await,
                             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "handshake failed"),
@@ -560,10 +592,12 @@ impl Server {
 }
 
 /// Accepts one TCP connection with `TCP_NODELAY` on.
-async fn accept_tcp(listener: &TcpListener) -> io::Result<(tokio::net::TcpStream, String)> {
+async fn accept_tcp(
+    listener: &TcpListener,
+) -> io::Result<(tokio::net::TcpStream, String, Option<IpAddr>)> {
     let (tcp, peer) = listener.accept().await?;
     let _ = tcp.set_nodelay(true);
-    Ok((tcp, peer.to_string()))
+    Ok((tcp, peer.to_string(), Some(peer.ip())))
 }
 
 /// Accept errors (such as running out of file descriptors) are transient: back off briefly.

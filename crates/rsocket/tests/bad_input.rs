@@ -213,3 +213,65 @@ async fn slow_reader_does_not_grow_the_server() {
     })
     .await;
 }
+
+/// A TCP connection to `host` from the loopback source address `src` (any of 127/8).
+async fn connect_from(src: [u8; 4], host: &str) -> TcpStream {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind((std::net::Ipv4Addr::from(src), 0).into())
+        .unwrap();
+    sock.connect(host.parse().unwrap()).await.unwrap()
+}
+
+/// One address holding its share of connections (idle, before SETUP) cannot keep another
+/// address out: its next connection is closed at once, another address is served, and a
+/// place freed is taken again.
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    deadline(async {
+        let server = Server::builder()
+            .responder(handler(Arc::new(Seen::default())))
+            .max_connections_per_ip(3)
+            .build();
+        let addr = tcp_server(server).await;
+        let host = addr.trim_start_matches("tcp://").to_string();
+        let mut idle = Vec::new();
+        for _ in 0..3 {
+            idle.push(connect_from([127, 0, 0, 1], &host).await);
+        }
+        let mut over = connect_from([127, 0, 0, 1], &host).await;
+        let started = std::time::Instant::now();
+        assert!(read_to_close(&mut over).await.is_empty());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the connection over the limit was not closed at once"
+        );
+        // Another address is served while the first one is at its limit.
+        let mut other = connect_from([127, 0, 0, 2], &host).await;
+        other.write_all(&setup()).await.unwrap();
+        other.write_all(&frame(1, 0x04, 0, b"hi")).await.unwrap();
+        let mut buf = vec![0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), other.read(&mut buf))
+            .await
+            .expect("an answer for another address")
+            .unwrap();
+        assert!(n > 0, "another address was refused");
+        // A place the first address frees is its again.
+        drop(idle.pop());
+        let mut again = None;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut s = connect_from([127, 0, 0, 1], &host).await;
+            s.write_all(&setup()).await.unwrap();
+            s.write_all(&frame(1, 0x04, 0, b"hi")).await.unwrap();
+            let mut buf = vec![0u8; 64];
+            if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await
+                && n > 0
+            {
+                again = Some(s);
+                break;
+            }
+        }
+        assert!(again.is_some(), "a freed place was not given back");
+    })
+    .await;
+}
