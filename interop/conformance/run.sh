@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Outside-in conformance probe of `rsocket serve` (the README's main job): hand-built frames
 # over raw TCP against four servers — plain, --lease (2 requests per 600 ms lease), --resume
-# and --mtu 65536 — checking the conformance rows listed in probe.py. Prints one line per check and a
-# final "N passed, N failed"; exits non-zero on any failure.
+# and --mtu 65536 — checking the conformance rows listed in probe.py, then the attacks of
+# attacks.py against four fresh servers. Each prints one line per check and a final
+# "N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$here/../.."
@@ -34,3 +35,12 @@ start "$lease" --lease --lease-requests 2 --lease-ttl-ms 600
 start "$resume" --resume
 start "$mtu" --mtu 65536
 timeout 120 python3 "$here/probe.py" "$plain" "$lease" "$resume" "$mtu"
+
+# The attacks of conformance.md (A1-A18) against fresh servers: their memory checks start
+# from each server's RSS, which the probe above has grown.
+read -r plain lease resume mtu <<< "$(python3 "$here/../free_ports.py" 4)"
+start "$plain"
+start "$lease" --lease --lease-requests 2 --lease-ttl-ms 600
+start "$resume" --resume
+start "$mtu" --mtu 65536
+timeout 180 python3 "$here/attacks.py" "$plain" "$resume" "$mtu" "$lease"
