@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Outside-in conformance probe of `rsocket serve` (the README's main job): hand-built frames
 # over raw TCP against four servers — plain, --lease (2 requests per 600 ms lease), --resume
-# and --mtu 65536 — checking the conformance rows listed in probe.py, then the attacks of
+# and --mtu 65536 — checking the conformance rows listed in probe.py and probe_more.py (the
+# latter also against a fifth, --lease --resume, for R28), then the attacks of
 # attacks.py against four fresh servers. Each prints one line per check and a final
 # "N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
@@ -35,6 +36,9 @@ start "$lease" --lease --lease-requests 2 --lease-ttl-ms 600
 start "$resume" --resume
 start "$mtu" --mtu 65536
 timeout 120 python3 "$here/probe.py" "$plain" "$lease" "$resume" "$mtu"
+read -r both <<< "$(python3 "$here/../free_ports.py" 1)"
+start "$both" --lease --lease-requests 2 --lease-ttl-ms 600 --resume
+timeout 120 python3 "$here/probe_more.py" "$plain" "$lease" "$resume" "$mtu" "$both"
 
 # The attacks of conformance.md (A1-A18) against fresh servers: their memory checks start
 # from each server's RSS, which the probe above has grown.
